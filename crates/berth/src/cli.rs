@@ -1,0 +1,74 @@
+//! Command-line definitions: liboci-cli's structs where they match runc,
+//! our own where runc accepts more (kill's default signal, list's `-f`).
+
+use clap::{Args, Parser, Subcommand};
+use liboci_cli::GlobalOpts;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "berth",
+    about = "An OCI container runtime",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    /// Print the version (runc-style lines)
+    #[arg(short = 'v', long = "version", global = true)]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create a container
+    Create(liboci_cli::Create),
+    /// Run the user process of a created container
+    Start(liboci_cli::Start),
+    /// Print the state of a container as JSON
+    State(liboci_cli::State),
+    /// Send a signal to a container's init (default SIGTERM)
+    Kill(Kill),
+    /// Delete a container
+    Delete(liboci_cli::Delete),
+    /// Create and start a container, and wait for it unless detached
+    Run(liboci_cli::Run),
+    /// List containers
+    List(List),
+    /// Write a default config.json
+    Spec(liboci_cli::Spec),
+    #[command(external_subcommand)]
+    Other(Vec<String>),
+}
+
+#[derive(Args, Debug)]
+pub struct Kill {
+    pub container_id: String,
+    /// Signal name (with or without SIG) or number
+    #[arg(default_value = "SIGTERM")]
+    pub signal: String,
+    /// Send the signal to every process in the container
+    #[arg(short, long)]
+    pub all: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct List {
+    /// table or json
+    #[arg(short, long, default_value = "table")]
+    pub format: String,
+    /// Print only the ids
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// runc's `--version` layout: version, commit, spec.
+pub fn version_text() -> String {
+    format!(
+        "berth version {}\ncommit: {}\nspec: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("BERTH_COMMIT"),
+        berth_container::OCI_VERSION
+    )
+}

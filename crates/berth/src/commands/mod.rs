@@ -1,0 +1,59 @@
+//! One function per subcommand: options in, library call, output.
+
+mod create;
+mod list;
+mod run;
+mod simple;
+mod spec;
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use liboci_cli::GlobalOpts;
+
+use crate::cli::Command;
+
+/// runc's default state root.
+const DEFAULT_ROOT: &str = "/run/berth";
+
+pub fn root(g: &GlobalOpts) -> PathBuf {
+    g.root
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT))
+}
+
+/// Runs one command; the value is the process exit status.
+pub fn dispatch(cmd: Command, g: &GlobalOpts) -> anyhow::Result<u8> {
+    if g.systemd_cgroup {
+        bail!("--systemd-cgroup: the systemd cgroup driver is not supported yet");
+    }
+    let root = root(g);
+    match cmd {
+        Command::Create(c) => create::create(&root, c).map(|_| 0),
+        Command::Run(r) => run::run(&root, r),
+        Command::Start(s) => simple::start(&root, &s.container_id).map(|_| 0),
+        Command::State(s) => simple::state(&root, &s.container_id).map(|_| 0),
+        Command::Kill(k) => simple::kill(&root, &k).map(|_| 0),
+        Command::Delete(d) => simple::delete(&root, &d.container_id, d.force).map(|_| 0),
+        Command::List(l) => list::list(&root, &l).map(|_| 0),
+        Command::Spec(s) => spec::spec(&s).map(|_| 0),
+        Command::Other(args) => {
+            let name = args.first().map(String::as_str).unwrap_or_default();
+            let known = [
+                "exec",
+                "ps",
+                "pause",
+                "resume",
+                "update",
+                "events",
+                "features",
+                "checkpoint",
+                "restore",
+            ];
+            if known.contains(&name) {
+                bail!("the {name:?} command is not supported yet");
+            }
+            bail!("unknown command {name:?}; see berth --help")
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! `berth`: an OCI runtime with runc's command line. This crate only
+//! parses, calls one library function per command, prints, and turns
+//! errors into one log line and a non-zero exit status.
+
+mod cli;
+mod commands;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    if cli.version {
+        print!("{}", cli::version_text());
+        return ExitCode::SUCCESS;
+    }
+    let log_to_file = cli.global.log.is_some();
+    if let Err(e) = logging::init(&cli.global) {
+        eprintln!("berth: {e:#}");
+        return ExitCode::FAILURE;
+    }
+    let Some(command) = cli.command else {
+        eprintln!("berth: no command given; see berth --help");
+        return ExitCode::FAILURE;
+    };
+    match commands::dispatch(command, &cli.global) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            // The single place errors are reported: the log (which engines
+            // read as JSON), and stderr too when the log is a file.
+            tracing::error!("{e:#}");
+            if log_to_file {
+                eprintln!("berth: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Cgroup placement for Berth containers.
+//!
+//! This crate detects the host's cgroup layout (v1, hybrid, unified v2),
+//! resolves a container's `cgroupsPath` into one directory per hierarchy,
+//! creates those directories, moves a process into them, applies the device
+//! rules of v1 hosts and removes exactly the directories it created.
+//!
+//! Resource limits other than devices belong to a later stage; the
+//! runtime library rejects them before anything is created.
+
+mod devices;
+mod error;
+mod layout;
+mod manager;
+mod path;
+
+pub use devices::{DeviceRule, DeviceType};
+pub use error::Error;
+pub use layout::{Hierarchy, Layout, Mode};
+pub use manager::{Cgroup, CgroupRecord};
+pub use path::CgroupsPath;

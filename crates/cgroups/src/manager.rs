@@ -1,0 +1,189 @@
+//! Creating, joining and removing a container's cgroups.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{CgroupsPath, DeviceRule, Error, Layout, Mode};
+
+/// A container's cgroup: one directory per hierarchy.
+#[derive(Debug, Clone)]
+pub struct Cgroup {
+    record: CgroupRecord,
+}
+
+/// What is kept in the container's state so that later commands (delete,
+/// kill) find the same directories and remove only those created.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CgroupRecord {
+    /// (hierarchy name, leaf directory) for every hierarchy.
+    pub leaves: Vec<(String, PathBuf)>,
+    /// Directories this runtime created, parents before children.
+    pub created: Vec<PathBuf>,
+    /// True on a unified (pure v2) host.
+    pub v2: bool,
+}
+
+impl Cgroup {
+    /// Creates the container's directory in every hierarchy. On error,
+    /// whatever was created is removed again.
+    pub fn create(layout: &Layout, path: &CgroupsPath) -> Result<Self, Error> {
+        let mut cg = Cgroup {
+            record: CgroupRecord {
+                v2: layout.mode == Mode::Unified,
+                ..CgroupRecord::default()
+            },
+        };
+        for h in &layout.hierarchies {
+            let leaf = h.dir(&path.resolve(&h.caller));
+            if let Err(e) = cg.make_dirs(&leaf, h.controllers.iter().any(|c| c == "cpuset")) {
+                // Best effort: the error being returned is the one that matters.
+                let _ = cg.remove();
+                return Err(e);
+            }
+            cg.record.leaves.push((h.name.clone(), leaf));
+        }
+        Ok(cg)
+    }
+
+    /// Rebuilds the handle from a record kept in the container's state.
+    pub fn from_record(record: CgroupRecord) -> Self {
+        Self { record }
+    }
+
+    /// The record to keep in the container's state.
+    pub fn record(&self) -> &CgroupRecord {
+        &self.record
+    }
+
+    /// (hierarchy name, leaf directory) pairs.
+    pub fn leaves(&self) -> &[(String, PathBuf)] {
+        &self.record.leaves
+    }
+
+    fn make_dirs(&mut self, leaf: &Path, cpuset: bool) -> Result<(), Error> {
+        let mut missing = Vec::new();
+        let mut cur = leaf;
+        while !cur.exists() {
+            missing.push(cur.to_path_buf());
+            cur = match cur.parent() {
+                Some(p) => p,
+                None => break,
+            };
+        }
+        for dir in missing.into_iter().rev() {
+            match fs::create_dir(&dir) {
+                Ok(()) => self.record.created.push(dir.clone()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(source) => return Err(Error::Create { path: dir, source }),
+            }
+            if cpuset {
+                inherit_cpuset(&dir)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves `pid` into the container's cgroup in every hierarchy.
+    pub fn add_pid(&self, pid: i32) -> Result<(), Error> {
+        for (_, leaf) in &self.record.leaves {
+            write(&leaf.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Writes device rules, spec order first, then the defaults.
+    pub fn apply_devices(&self, rules: &[DeviceRule]) -> Result<(), Error> {
+        if rules.is_empty() {
+            return Ok(());
+        }
+        if self.record.v2 {
+            return Err(Error::Devices(
+                "device rules on a cgroup v2 host need an eBPF program, which is not supported yet"
+                    .into(),
+            ));
+        }
+        let Some((_, dir)) = self.record.leaves.iter().find(|(n, _)| n == "devices") else {
+            return Err(Error::Devices(
+                "the devices controller is not mounted".into(),
+            ));
+        };
+        for rule in rules.iter().chain(DeviceRule::defaults().iter()) {
+            rule.validate()?;
+            write(&dir.join(rule.v1_file()), &rule.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Pids in the container's cgroup (from the first hierarchy).
+    pub fn procs(&self) -> Vec<i32> {
+        let Some((_, leaf)) = self.record.leaves.first() else {
+            return Vec::new();
+        };
+        fs::read_to_string(leaf.join("cgroup.procs"))
+            .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Removes the directories this runtime created, deepest first. A
+    /// directory whose last tasks are still exiting is retried briefly.
+    pub fn remove(&self) -> Result<(), Error> {
+        let mut first_err = None;
+        for dir in self.record.created.iter().rev() {
+            if let Err(e) = rmdir_retry(dir) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+fn rmdir_retry(dir: &Path) -> Result<(), Error> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(source) => {
+                return Err(Error::Remove {
+                    path: dir.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+/// A new v1 cpuset cgroup starts with empty cpus and mems, and no task can
+/// join it until they are filled: copy them from the parent, as runc does.
+fn inherit_cpuset(dir: &Path) -> Result<(), Error> {
+    let Some(parent) = dir.parent() else {
+        return Ok(());
+    };
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let own = fs::read_to_string(dir.join(file)).unwrap_or_default();
+        if !own.trim().is_empty() {
+            continue;
+        }
+        let value = fs::read_to_string(parent.join(file)).map_err(|source| Error::Read {
+            path: parent.join(file),
+            source,
+        })?;
+        write(&dir.join(file), value.trim())?;
+    }
+    Ok(())
+}
+
+fn write(path: &Path, value: &str) -> Result<(), Error> {
+    fs::write(path, value).map_err(|source| Error::Write {
+        path: path.to_path_buf(),
+        value: value.to_string(),
+        source,
+    })
+}

@@ -1,0 +1,63 @@
+//! One public function per runtime operation.
+
+pub mod create;
+pub mod delete;
+pub mod kill;
+pub mod query;
+pub mod run;
+pub mod start;
+
+use std::path::Path;
+
+use berth_cgroups::Cgroup;
+
+use crate::hooks::{self, HookPlan};
+use crate::state::{ContainerState, StateDir, Status};
+use crate::sys;
+use crate::Error;
+
+/// Loads a container's state under its lock; a directory without state
+/// is a container whose create has not finished.
+fn open(root: &Path, id: &str) -> Result<(StateDir, ContainerState), Error> {
+    let dir = StateDir::open(root, id)?;
+    match dir.load()? {
+        Some(state) => Ok((dir, state)),
+        None => Err(Error::WrongStatus {
+            id: id.into(),
+            status: Status::Creating,
+            op: "operate on a container that is still being created",
+        }),
+    }
+}
+
+/// Kills whatever is left in the container's cgroup and the init, waiting
+/// for each to be gone.
+fn kill_all(state: &ContainerState, cgroup: &Cgroup) {
+    let mut pids = cgroup.procs();
+    if state.pid > 0 && crate::state::process_alive(state.pid, state.start_time) {
+        pids.push(state.pid);
+    }
+    let fds: Vec<_> = pids
+        .into_iter()
+        .filter_map(|p| sys::pidfd_open(p).ok())
+        .collect();
+    for fd in &fds {
+        crate::spawn::kill_and_wait(fd);
+    }
+}
+
+/// Step 12 and 13 of the lifecycle: undo create (processes, cgroups, the
+/// state directory), then run poststop hooks, whose failures only warn.
+fn destroy(dir: StateDir, state: &ContainerState) -> Result<(), Error> {
+    let cgroup = Cgroup::from_record(state.cgroup.clone());
+    kill_all(state, &cgroup);
+    let cg = cgroup.remove();
+    dir.remove()?;
+    let poststop: Vec<HookPlan> = state.poststop.iter().map(HookPlan::from).collect();
+    hooks::run_all_warn(
+        "poststop",
+        &poststop,
+        &state.spec_state_json(Status::Stopped),
+    );
+    cg.map_err(Error::from)
+}

@@ -1,0 +1,92 @@
+//! Plans: everything the container's processes need, as plain data built
+//! before fork. The child side only applies them.
+
+pub mod mounts;
+pub mod namespaces;
+pub mod process;
+pub mod rootfs;
+
+use std::ffi::CString;
+use std::path::Path;
+
+use oci_spec::runtime::Spec;
+
+use crate::hooks::HookPlan;
+use crate::Error;
+pub use namespaces::NsPlan;
+pub use process::ProcessPlan;
+pub use rootfs::RootfsPlan;
+
+/// The whole plan for one container's init.
+#[derive(Debug)]
+pub struct Plan {
+    pub ns: NsPlan,
+    pub rootfs: RootfsPlan,
+    pub process: ProcessPlan,
+    pub hostname: Option<CString>,
+    pub domainname: Option<CString>,
+    /// prestart/createRuntime hooks exist: init pauses for the runtime.
+    pub runtime_hooks: bool,
+    pub create_container_hooks: Vec<HookPlan>,
+    pub start_container_hooks: Vec<HookPlan>,
+    /// Descriptors 3..3+N that pass into the container.
+    pub preserve_fds: u32,
+}
+
+impl Plan {
+    pub fn build(
+        spec: &Spec,
+        bundle: &Path,
+        rootfs: &Path,
+        no_pivot: bool,
+        preserve_fds: u32,
+    ) -> Result<Self, Error> {
+        let linux = spec.linux().as_ref();
+        let process = spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| Error::invalid("process", "is required"))?;
+        let hooks = spec.hooks().as_ref();
+        let list = |f: fn(&oci_spec::runtime::Hooks) -> &Option<Vec<oci_spec::runtime::Hook>>| {
+            hooks
+                .and_then(|h| f(h).as_ref())
+                .map(|v| v.iter().map(HookPlan::from).collect())
+                .unwrap_or_else(Vec::new)
+        };
+        let create_container_hooks = list(|h| h.create_container());
+        let runtime_hooks = hooks.is_some_and(|h| {
+            h.prestart().as_ref().is_some_and(|v| !v.is_empty())
+                || h.create_runtime().as_ref().is_some_and(|v| !v.is_empty())
+        });
+        let name = |v: &Option<String>, what| {
+            v.as_ref()
+                .filter(|s| !s.is_empty())
+                .map(|s| mounts::cstring(s.as_str(), what))
+                .transpose()
+        };
+        Ok(Self {
+            ns: NsPlan::build(linux)?,
+            rootfs: RootfsPlan::build(spec, bundle, rootfs, no_pivot)?,
+            process: ProcessPlan::build(
+                process,
+                rootfs,
+                linux
+                    .and_then(|l| l.personality().as_ref())
+                    .map(|p| p.domain()),
+            )?,
+            hostname: name(spec.hostname(), "hostname")?,
+            domainname: name(spec.domainname(), "domainname")?,
+            runtime_hooks,
+            create_container_hooks,
+            start_container_hooks: list(|h| h.start_container()),
+            preserve_fds,
+        })
+    }
+
+    /// Whether init must stop before pivot_root for hooks (runtime ones
+    /// run in the runtime, createContainer ones in init itself; both need
+    /// the state, which the runtime sends).
+    pub fn pause_for_hooks(&self) -> bool {
+        self.runtime_hooks || !self.create_container_hooks.is_empty()
+    }
+}

@@ -1,0 +1,130 @@
+//! The container's init, from fork to execve. The order of the steps is
+//! the order of [`run`]; each forced ordering says why.
+
+use std::convert::Infallible;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+
+use super::process;
+use super::{Step, StepError, StepResult};
+use crate::channel::{Channel, Msg};
+use crate::hooks;
+use crate::plan::Plan;
+use crate::rootfs;
+use crate::sys;
+
+/// Entry point after the intermediate's fork. Never returns.
+pub fn main(plan: &Plan, ch: &Channel, exec_listener: &OwnedFd) -> ! {
+    let Err(e) = run(plan, ch, exec_listener);
+    let _ = ch.send(&Msg::Error(e.0));
+    sys::exit_now(1)
+}
+
+fn run(plan: &Plan, ch: &Channel, exec_listener: &OwnedFd) -> StepResult<Infallible> {
+    sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).step("making init non-dumpable")?;
+    close_other_fds(
+        plan.preserve_fds,
+        &[ch.as_fd().as_raw_fd(), exec_listener.as_raw_fd()],
+    )?;
+    sys::setsid().step("setsid")?;
+    // Device nodes and mount points get exactly the modes the plan says.
+    sys::umask(0);
+    // The runtime must learn init's pid before init may talk to it.
+    ch.expect("Go", |m| *m == Msg::Go)
+        .map_err(|e| StepError(e.to_string()))?;
+
+    let root = rootfs::prepare(&plan.rootfs)?;
+    rootfs::mount_all(&root, &plan.rootfs, plan.ns.in_userns, plan.ns.new_cgroup)?;
+    rootfs::setup_dev(&root, &plan.rootfs, plan.ns.in_userns)?;
+    if plan.pause_for_hooks() {
+        // prestart/createRuntime run in the runtime, createContainer here:
+        // all after the mounts and before pivot_root, as runtime-spec says.
+        ch.send(&Msg::Hooks).step("asking for hooks")?;
+        let Msg::HooksDone(state) = ch
+            .expect("HooksDone", |m| matches!(m, Msg::HooksDone(_)))
+            .map_err(|e| StepError(e.to_string()))?
+        else {
+            return Err(StepError("no state for hooks".into()));
+        };
+        hooks::run_all("createContainer", &plan.create_container_hooks, &state)
+            .step("createContainer hooks")?;
+    }
+    // Sysctls go through the container's /proc before /proc/sys is made
+    // read-only, and both before pivot_root while the root fd is at hand.
+    rootfs::write_sysctls(&root, &plan.rootfs)?;
+    rootfs::readonly_paths(&root, &plan.rootfs)?;
+    rootfs::mask_paths(&root, &plan.rootfs)?;
+    rootfs::enter(root, &plan.rootfs)?;
+    rootfs::finish(&plan.rootfs)?;
+    if let Some(h) = &plan.hostname {
+        sys::sethostname(h.as_bytes()).step("sethostname")?;
+    }
+    if let Some(d) = &plan.domainname {
+        sys::setdomainname(d.as_bytes()).step("setdomainname")?;
+    }
+    let p = &plan.process;
+    process::apply_limits(p)?;
+    // Bounding set before the uid change (dropping needs CAP_SETPCAP);
+    // cwd after it, so access is checked as the container's user.
+    process::become_user(p)?;
+    process::enter_cwd(p)?;
+    process::set_caps(p)?;
+    let exe = process::find_exec(p)?;
+    ch.send(&Msg::Ready).step("sending Ready")?;
+    wait_for_start(plan, exec_listener, exe)
+}
+
+/// Closes every descriptor except stdio, the preserved ones and `keep`,
+/// so nothing of the host reaches the container (CVE-2024-21626 class).
+fn close_other_fds(preserve: u32, keep: &[i32]) -> StepResult {
+    let mut keep: Vec<u32> = keep.iter().map(|&k| k as u32).collect();
+    keep.sort_unstable();
+    let mut next = 3 + preserve;
+    for k in keep {
+        if k > next {
+            sys::close_range(next, k - 1, false).step("closing descriptors")?;
+        }
+        next = next.max(k + 1);
+    }
+    sys::close_range(next, u32::MAX, false).step("closing descriptors")
+}
+
+/// Blocks until `start` connects, reads the state it sends, runs the
+/// startContainer hooks and executes the program. Failures are written
+/// back on the connection, which `start` reports.
+fn wait_for_start(plan: &Plan, listener: &OwnedFd, exe: &std::ffi::CStr) -> StepResult<Infallible> {
+    let conn = loop {
+        match nix::sys::socket::accept4(
+            listener.as_raw_fd(),
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        ) {
+            Ok(fd) => break fd,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(StepError(format!("waiting for start: {e}"))),
+        }
+    };
+    // SAFETY: accept4 just returned this descriptor and nothing else owns it.
+    let mut conn = UnixStream::from(unsafe { OwnedFd::from_raw_fd(conn) });
+    let _ = sys::close_range(
+        listener.as_raw_fd() as u32,
+        listener.as_raw_fd() as u32,
+        false,
+    );
+    let mut state = Vec::new();
+    let result = conn
+        .read_to_end(&mut state)
+        .step("reading the state from start")
+        .and_then(|_| {
+            hooks::run_all("startContainer", &plan.start_container_hooks, &state)
+                .step("startContainer hooks")
+        });
+    if let Err(e) = result {
+        let _ = conn.write_all(e.0.as_bytes());
+        sys::exit_now(1);
+    }
+    sys::reset_signals();
+    let err = sys::execve(exe, &plan.process.argv, &plan.process.envp);
+    let _ = conn.write_all(format!("exec {}: {err}", exe.to_string_lossy()).as_bytes());
+    sys::exit_now(127)
+}

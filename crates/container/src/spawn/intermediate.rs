@@ -1,0 +1,72 @@
+//! The intermediate process: namespaces, then the fork that makes init.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use super::{init, Step, StepResult};
+use crate::channel::{Channel, Msg};
+use crate::plan::Plan;
+use crate::sys::{self, Forked};
+
+/// Entry point after the runtime's fork. Never returns.
+pub fn main(plan: &Plan, ch: Channel, exec_listener: &OwnedFd) -> ! {
+    match run(plan, &ch, exec_listener) {
+        Ok(()) => sys::exit_now(0),
+        Err(e) => {
+            let _ = ch.send(&Msg::Error(e.0));
+            sys::exit_now(1)
+        }
+    }
+}
+
+fn run(plan: &Plan, ch: &Channel, exec_listener: &OwnedFd) -> StepResult {
+    sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).step("making the process non-dumpable")?;
+    // Joined namespaces first (user first among them), while the process
+    // still has the host's capabilities, then the new user namespace.
+    for (fd, flag) in &plan.ns.joins {
+        sys::setns(fd.as_fd(), *flag)
+            .step_with(|| format!("joining namespace {flag:#x} (fd {})", fd.as_raw_fd()))?;
+    }
+    if plan.ns.new_user {
+        sys::unshare(libc::CLONE_NEWUSER).step("creating the user namespace")?;
+        ch.send(&Msg::UserNsReady).step("sending UserNsReady")?;
+    }
+    // The runtime writes id maps and joins the cgroups before this.
+    ch.expect("Continue", |m| *m == Msg::Continue)
+        .map_err(|e| super::StepError(e.to_string()))?;
+    if plan.ns.new_user {
+        become_ns_root()?;
+    }
+    sys::unshare(plan.ns.unshare).step("creating namespaces")?;
+    if let Some(offsets) = &plan.ns.time_offsets {
+        std::fs::write("/proc/self/timens_offsets", offsets)
+            .step("writing time namespace offsets")?;
+    }
+    if let Some(adj) = plan.process.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .step("setting oom_score_adj")?;
+    }
+    match sys::fork().step("forking init")? {
+        Forked::Child => init::main(plan, ch, exec_listener),
+        Forked::Parent(pid) => ch.send(&Msg::InitPid(pid)).step("sending InitPid"),
+    }
+}
+
+/// Root inside the new user namespace, when the maps give it a root.
+fn become_ns_root() -> StepResult {
+    for (what, res) in [
+        ("setresgid(0)", sys::setresgid(0)),
+        ("setresuid(0)", sys::setresuid(0)),
+    ] {
+        match res {
+            Ok(()) => {}
+            // No mapping for 0: init's own setresuid will pick the ids.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+            Err(e) => {
+                return Err(super::StepError(format!(
+                    "{what} in the user namespace: {e}"
+                )))
+            }
+        }
+    }
+    Ok(())
+}

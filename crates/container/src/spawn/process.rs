@@ -1,0 +1,100 @@
+//! Process attributes applied by init: limits, ids, capabilities, cwd.
+
+use std::ffi::CStr;
+
+use super::{Step, StepError, StepResult};
+use crate::plan::ProcessPlan;
+use crate::sys;
+
+/// rlimits, I/O priority, scheduler, personality and umask.
+pub fn apply_limits(p: &ProcessPlan) -> StepResult {
+    for &(res, soft, hard) in &p.rlimits {
+        sys::setrlimit(res, soft, hard)
+            .step_with(|| format!("setrlimit({res}, {soft}, {hard})"))?;
+    }
+    if let Some((class, level)) = p.ioprio {
+        sys::ioprio_set(class, level).step("ioprio_set")?;
+    }
+    if let Some(attr) = &p.sched {
+        sys::sched_setattr(attr).step("sched_setattr")?;
+    }
+    if let Some(persona) = p.personality {
+        sys::personality(persona).step("personality")?;
+    }
+    sys::umask(p.umask.unwrap_or(0o022));
+    Ok(())
+}
+
+/// Drops the bounding set, then changes groups, gid and uid while keeping
+/// the permitted capabilities for [`set_caps`].
+pub fn become_user(p: &ProcessPlan) -> StepResult {
+    for cap in 0..=p.caps.last_cap {
+        if p.caps.bounding & (1u64 << cap) == 0 {
+            sys::prctl(libc::PR_CAPBSET_DROP, cap as u64, 0)
+                .step_with(|| format!("dropping capability {cap} from the bounding set"))?;
+        }
+    }
+    sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0).step("PR_SET_KEEPCAPS")?;
+    sys::setgroups(&p.groups).step("setgroups")?;
+    sys::setresgid(p.gid).step_with(|| format!("setresgid({})", p.gid))?;
+    sys::setresuid(p.uid).step_with(|| format!("setresuid({})", p.uid))?;
+    sys::prctl(libc::PR_SET_KEEPCAPS, 0, 0).step("PR_SET_KEEPCAPS")?;
+    Ok(())
+}
+
+/// Enters `process.cwd` and proves it lies inside the container's root.
+pub fn enter_cwd(p: &ProcessPlan) -> StepResult {
+    sys::chdir(&p.cwd).step_with(|| format!("chdir to cwd {:?}", p.cwd))?;
+    match sys::cwd_reachable() {
+        Ok(true) => Ok(()),
+        _ => Err(StepError(format!(
+            "cwd {:?} is outside the container's root",
+            p.cwd
+        ))),
+    }
+}
+
+/// Sets effective, permitted and inheritable exactly, then ambient, then
+/// no_new_privs.
+pub fn set_caps(p: &ProcessPlan) -> StepResult {
+    let c = &p.caps;
+    sys::capset(c.effective, c.permitted, c.inheritable).step("capset")?;
+    sys::prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as u64,
+        0,
+    )
+    .step("clearing ambient capabilities")?;
+    for cap in 0..=c.last_cap {
+        if c.ambient & (1u64 << cap) != 0 {
+            sys::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE as u64,
+                cap as u64,
+            )
+            .step_with(|| format!("raising ambient capability {cap}"))?;
+        }
+    }
+    if p.no_new_privs {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).step("PR_SET_NO_NEW_PRIVS")?;
+    }
+    Ok(())
+}
+
+/// The first exec candidate that exists and is executable here.
+pub fn find_exec(p: &ProcessPlan) -> StepResult<&CStr> {
+    if let Some(c) = p.exec_candidates.iter().find(|c| sys::executable(c)) {
+        return Ok(c);
+    }
+    let arg0 = p
+        .argv
+        .strings()
+        .first()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
+    Err(StepError(if arg0.contains('/') {
+        format!("exec {arg0:?}: no such executable file")
+    } else {
+        format!("exec {arg0:?}: executable file not found in $PATH")
+    }))
+}
