@@ -1,1 +1,349 @@
+//! Test harness: builds bundles from Debian's busybox-static plus the
+//! workspace's static checker, drives the real `berth` binary with a
+//! private `--root`, and removes everything it made.
+//!
+//! Binaries: `BERTH_BIN` and `BERTH_CHECKER` (set by `hack/test.sh`), or
+//! the workspace's default build locations.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test harness: a failed step is a failed test"
+)]
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The `berth` binary under test.
+pub fn berth_bin() -> PathBuf {
+    std::env::var_os("BERTH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/debug/berth"))
+}
+
+/// The static checker copied into every bundle.
+pub fn checker_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("BERTH_CHECKER") {
+        return PathBuf::from(p);
+    }
+    let base = workspace().join("target/x86_64-unknown-linux-gnu");
+    ["release", "debug"].iter().map(|p| base.join(p).join("berth-checker")).find(|p| p.exists()).expect(
+        "berth-checker not built: run hack/test.sh, or build it static with --target x86_64-unknown-linux-gnu",
+    )
+}
+
+const APPLETS: &[&str] = &[
+    "sh", "ls", "cat", "echo", "sleep", "true", "false", "id", "hostname", "mount", "kill", "test",
+    "touch", "mkdir", "stat", "uname", "grep", "env", "pwd", "readlink", "printf", "wc", "head",
+    "ps", "trap", "rm",
+];
+
+/// A test's private world: a temporary directory holding the state root
+/// and bundles. Dropping it force-deletes every container left in its
+/// root and removes the directory.
+pub struct Env {
+    pub dir: PathBuf,
+    pub root: PathBuf,
+    name: String,
+}
+
+impl Env {
+    pub fn new(name: &str) -> Env {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("berth-test-{name}-{}-{n}", std::process::id());
+        let dir = std::env::temp_dir().join(&name);
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Env {
+            root: dir.join("state"),
+            dir,
+            name,
+        }
+    }
+
+    /// A container id unique to this test.
+    pub fn id(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.name)
+    }
+
+    /// A new bundle with a busybox + checker rootfs and a config that runs
+    /// the checker's report.
+    pub fn bundle(&self, name: &str) -> Bundle {
+        let path = self.dir.join(name);
+        let rootfs = path.join("rootfs");
+        for d in ["bin", "etc", "tmp", "home/u", "proc", "sys", "dev"] {
+            fs::create_dir_all(rootfs.join(d)).unwrap();
+        }
+        fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
+        link_or_copy(Path::new("/bin/busybox"), &rootfs.join("bin/busybox"));
+        for a in APPLETS {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).unwrap();
+        }
+        link_or_copy(&checker_bin(), &rootfs.join("bin/checker"));
+        fs::write(
+            rootfs.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nu:x:1000:1000:u:/home/u:/bin/sh\n",
+        )
+        .unwrap();
+        fs::write(
+            rootfs.join("etc/group"),
+            "root:x:0:\nu:x:1000:\nextra:x:2000:u\n",
+        )
+        .unwrap();
+        let mut config = default_spec();
+        config["process"]["terminal"] = false.into();
+        config["process"]["args"] = serde_json::json!(["/bin/checker", "report"]);
+        config["hostname"] = "berth-test".into();
+        let b = Bundle { path, config };
+        b.save();
+        b
+    }
+
+    /// Runs `berth --root <root> ARGS`. Output goes through files, not
+    /// pipes: a created container's init inherits the runtime's stdio (as
+    /// with runc), so a pipe would stay open for the container's lifetime.
+    pub fn berth(&self, args: &[&str]) -> Output {
+        run_captured(self.command(args), &self.dir)
+    }
+
+    /// The command, for tests that need to spawn it themselves.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(berth_bin());
+        c.arg("--root").arg(&self.root).args(args);
+        c
+    }
+
+    /// `berth run` of the bundle, expecting success and one JSON line.
+    pub fn run_json(&self, bundle: &Bundle, id: &str) -> Value {
+        bundle.save();
+        let out = self.berth(&["run", "--bundle", bundle.path.to_str().unwrap(), id]);
+        assert!(out.status.success(), "berth run failed: {}", text(&out));
+        parse_last_json(&out.stdout)
+    }
+
+    /// Runs the checker with `args` in a fresh container and returns its JSON.
+    pub fn check(&self, bundle: &mut Bundle, args: &[&str]) -> Value {
+        let mut argv = vec!["/bin/checker"];
+        argv.extend_from_slice(args);
+        bundle.config["process"]["args"] = serde_json::json!(argv);
+        let id = self.id(&format!("c{}", COUNTER.fetch_add(1, Ordering::SeqCst)));
+        self.run_json(bundle, &id)
+    }
+
+    /// Asserts that nothing of container `id` remains: no state entry, no
+    /// cgroup directory in any hierarchy.
+    pub fn assert_gone(&self, id: &str) {
+        assert!(
+            !self.root.join(id).exists(),
+            "state dir of {id} left behind"
+        );
+        let leftovers = cgroup_dirs_named(id);
+        assert!(leftovers.is_empty(), "cgroups left behind: {leftovers:?}");
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Ok(entries) = fs::read_dir(&self.root) {
+            for e in entries.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                let _ = self.berth(&["delete", "--force", &id]);
+            }
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs a command with stdout and stderr sent to files in `dir`.
+pub fn run_captured(mut cmd: Command, dir: &Path) -> Output {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let (o, e) = (dir.join(format!(".out{n}")), dir.join(format!(".err{n}")));
+    let status = cmd
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&o).unwrap())
+        .stderr(fs::File::create(&e).unwrap())
+        .status()
+        .unwrap();
+    let out = Output {
+        status,
+        stdout: fs::read(&o).unwrap(),
+        stderr: fs::read(&e).unwrap(),
+    };
+    let _ = fs::remove_file(o);
+    let _ = fs::remove_file(e);
+    out
+}
+
+/// Every directory named `id` in the first levels of the cgroup tree.
+pub fn cgroup_dirs_named(id: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![(PathBuf::from("/sys/fs/cgroup"), 0)];
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if e.file_name() == id {
+                found.push(e.path());
+            }
+            if depth < 4 {
+                stack.push((e.path(), depth + 1));
+            }
+        }
+    }
+    found
+}
+
+fn link_or_copy(from: &Path, to: &Path) {
+    if fs::hard_link(from, to).is_err() {
+        fs::copy(from, to).unwrap();
+    }
+}
+
+/// A bundle directory and its config, written by [`Bundle::save`].
+pub struct Bundle {
+    pub path: PathBuf,
+    pub config: Value,
+}
+
+impl Bundle {
+    pub fn save(&self) {
+        fs::write(
+            self.path.join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.path.join("rootfs")
+    }
+
+    pub fn arg(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+
+    /// Sets `process.args`.
+    pub fn args(&mut self, args: &[&str]) -> &mut Self {
+        self.config["process"]["args"] = serde_json::json!(args);
+        self
+    }
+}
+
+/// The default spec as `berth spec` writes it.
+pub fn default_spec() -> Value {
+    let dir = std::env::temp_dir().join(format!(
+        "berth-spec-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new(berth_bin());
+    cmd.args(["spec", "--bundle"]).arg(&dir);
+    let out = run_captured(cmd, &dir);
+    assert!(out.status.success(), "berth spec: {}", text(&out));
+    let v = serde_json::from_slice(&fs::read(dir.join("config.json")).unwrap()).unwrap();
+    fs::remove_dir_all(&dir).unwrap();
+    v
+}
+
+/// stdout and stderr of a command, for assertion messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The last line of output that parses as JSON.
+pub fn parse_last_json(out: &[u8]) -> Value {
+    let s = String::from_utf8_lossy(out);
+    s.lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no JSON in output: {s}"))
+}
+
+/// Parses a hex capability mask as /proc/self/status prints it.
+pub fn cap_mask(v: &Value) -> u64 {
+    u64::from_str_radix(v.as_str().unwrap_or("0"), 16).unwrap()
+}
+
+/// Capability bit of a name like "CAP_KILL".
+pub fn cap_bit(name: &str) -> u64 {
+    const NAMES: &[&str] = &[
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_FOWNER",
+        "CAP_FSETID",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_SETPCAP",
+        "CAP_LINUX_IMMUTABLE",
+        "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST",
+        "CAP_NET_ADMIN",
+        "CAP_NET_RAW",
+        "CAP_IPC_LOCK",
+        "CAP_IPC_OWNER",
+        "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO",
+        "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE",
+        "CAP_SYS_PACCT",
+        "CAP_SYS_ADMIN",
+        "CAP_SYS_BOOT",
+        "CAP_SYS_NICE",
+        "CAP_SYS_RESOURCE",
+        "CAP_SYS_TIME",
+        "CAP_SYS_TTY_CONFIG",
+        "CAP_MKNOD",
+        "CAP_LEASE",
+        "CAP_AUDIT_WRITE",
+        "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP",
+    ];
+    1u64 << NAMES
+        .iter()
+        .position(|n| *n == name)
+        .expect("known capability")
+}
+
+/// The namespace links of the test process itself.
+pub fn host_ns(kind: &str) -> String {
+    fs::read_link(format!("/proc/self/ns/{kind}"))
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+/// Lines of mountinfo whose mount point is `path`.
+pub fn mount_lines<'a>(report: &'a Value, path: &str) -> Vec<&'a str> {
+    report["mountinfo"]
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.split(' ').nth(4) == Some(path))
+        .collect()
+}
