@@ -42,6 +42,8 @@ pub struct RootfsPlan {
     /// (path under proc/sys, value).
     pub sysctl: Vec<(CString, Vec<u8>)>,
     pub no_pivot: bool,
+    /// `process.cwd` relative to the rootfs; created when missing, as runc does.
+    pub cwd: CString,
     /// (hierarchy name, host leaf directory) for `cgroup` mounts.
     pub cgroup_leaves: Vec<(CString, CString)>,
     /// Mount cgroup2 directly (unified host with a new cgroup namespace).
@@ -108,6 +110,12 @@ impl RootfsPlan {
             )?,
             sysctl: sysctls(linux)?,
             no_pivot,
+            cwd: cstring(
+                relative_in_root(spec.process().as_ref().map(|p| p.cwd().as_path()).unwrap_or(Path::new("/")))
+                    .as_os_str()
+                    .as_bytes(),
+                "process.cwd",
+            )?,
             cgroup_leaves: Vec::new(),
             cgroup2_fs: false,
         })

@@ -11,6 +11,14 @@ pub use dev::setup_dev;
 pub use mounts::mount_all;
 pub use paths::{mask_paths, readonly_paths, write_sysctls};
 
+/// Creates `process.cwd` inside the rootfs when it is missing, as runc
+/// does; init still verifies it after pivot_root.
+pub fn ensure_cwd(root: &Root, plan: &RootfsPlan) -> StepResult {
+    resolve::ensure(root.fd.as_fd(), &plan.cwd, false, false)
+        .map(drop)
+        .step_with(|| format!("creating cwd /{}", plan.cwd.to_string_lossy()))
+}
+
 use std::os::fd::{AsFd, OwnedFd};
 
 use crate::plan::RootfsPlan;

@@ -37,6 +37,7 @@ fn run(plan: &Plan, ch: &Channel, exec_listener: &OwnedFd) -> StepResult<Infalli
     let root = rootfs::prepare(&plan.rootfs)?;
     rootfs::mount_all(&root, &plan.rootfs, plan.ns.in_userns, plan.ns.new_cgroup)?;
     rootfs::setup_dev(&root, &plan.rootfs, plan.ns.in_userns)?;
+    rootfs::ensure_cwd(&root, &plan.rootfs)?;
     if plan.pause_for_hooks() {
         // prestart/createRuntime run in the runtime, createContainer here:
         // all after the mounts and before pivot_root, as runtime-spec says.
