@@ -40,7 +40,11 @@ fn read_state(dir: &Path, name: &str) -> Value {
 }
 
 fn order(path: &Path) -> Vec<String> {
-    fs::read_to_string(path).unwrap_or_default().lines().map(String::from).collect()
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -51,7 +55,10 @@ fn hooks_run_at_their_lifecycle_points_with_the_state() {
     let id = env.id("c");
     let out = env.berth(&["create", "-b", b.arg(), &id]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(order(&tmp.join("order")), ["prestart", "createRuntime", "createContainer"]);
+    assert_eq!(
+        order(&tmp.join("order")),
+        ["prestart", "createRuntime", "createContainer"]
+    );
     let st: Value = serde_json::from_slice(&env.berth(&["state", &id]).stdout).unwrap();
     let pid = st["pid"].clone();
     for name in ["prestart", "createRuntime", "createContainer"] {
@@ -61,25 +68,57 @@ fn hooks_run_at_their_lifecycle_points_with_the_state() {
         assert_eq!(s["id"], id.as_str());
         assert_eq!(s["bundle"], b.arg());
     }
-    let container_mnt = fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap().display().to_string();
-    let mnt = |n: &str| fs::read_to_string(tmp.join(format!("{n}.mnt"))).unwrap().trim().to_string();
-    assert_eq!(mnt("createRuntime"), host_ns("mnt"), "createRuntime runs in the runtime namespace");
+    let container_mnt = fs::read_link(format!("/proc/{pid}/ns/mnt"))
+        .unwrap()
+        .display()
+        .to_string();
+    let mnt = |n: &str| {
+        fs::read_to_string(tmp.join(format!("{n}.mnt")))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        mnt("createRuntime"),
+        host_ns("mnt"),
+        "createRuntime runs in the runtime namespace"
+    );
     assert_eq!(mnt("prestart"), host_ns("mnt"));
-    assert_eq!(mnt("createContainer"), container_mnt, "createContainer runs in the container namespace");
+    assert_eq!(
+        mnt("createContainer"),
+        container_mnt,
+        "createContainer runs in the container namespace"
+    );
 
     assert!(env.berth(&["start", &id]).status.success());
-    assert_eq!(order(&tmp.join("order")), ["prestart", "createRuntime", "createContainer", "startContainer", "poststart"]);
+    assert_eq!(
+        order(&tmp.join("order")),
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart"
+        ]
+    );
     assert_eq!(read_state(&tmp, "startContainer")["status"], "created");
     assert_eq!(mnt("startContainer"), container_mnt);
     let post = read_state(&tmp, "poststart");
     assert_eq!(post["status"], "running");
     let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
-    assert_eq!(comm.trim(), "sleep", "poststart runs after the program started");
+    assert_eq!(
+        comm.trim(),
+        "sleep",
+        "poststart runs after the program started"
+    );
 
     assert!(env.berth(&["delete", "--force", &id]).status.success());
     let stop = read_state(&env.dir, "poststop");
     assert_eq!(stop["status"], "stopped");
-    assert!(!env.root.join(&id).exists(), "poststop runs after the container is deleted");
+    assert!(
+        !env.root.join(&id).exists(),
+        "poststop runs after the container is deleted"
+    );
     env.assert_gone(&id);
 }
 
@@ -98,17 +137,32 @@ fn hook_args_env_and_argv0() {
     assert!(env.berth(&["create", "-b", b.arg(), &id]).status.success());
     let text = fs::read_to_string(&out).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("custom-argv0 -c ") && lines[0].trim_end().ends_with(" first"), "{text}");
-    assert_eq!(&lines[1..], ["FOO=bar"], "the hook's env is exactly its own");
+    assert!(
+        lines[0].starts_with("custom-argv0 -c ") && lines[0].trim_end().ends_with(" first"),
+        "{text}"
+    );
+    assert_eq!(
+        &lines[1..],
+        ["FOO=bar"],
+        "the hook's env is exactly its own"
+    );
 }
 
 fn assert_create_fails_and_cleans_up(env: &Env, b: &Bundle, needle: &str) {
     let id = env.id("c");
     let out = env.berth(&["create", "-b", b.arg(), &id]);
     assert!(!out.status.success(), "create succeeded");
-    assert!(String::from_utf8_lossy(&out.stderr).contains(needle), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(needle),
+        "{}",
+        text(&out)
+    );
     env.assert_gone(&id);
-    assert_eq!(read_state(&env.dir, "poststop")["status"], "stopped", "poststop runs after a failed create hook");
+    assert_eq!(
+        read_state(&env.dir, "poststop")["status"],
+        "stopped",
+        "poststop runs after a failed create hook"
+    );
 }
 
 #[test]
@@ -163,7 +217,11 @@ fn failing_start_container_hook_stops_and_destroys() {
     assert!(env.berth(&["create", "-b", b.arg(), &id]).status.success());
     let out = env.berth(&["start", &id]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("startContainer"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("startContainer"),
+        "{}",
+        text(&out)
+    );
     env.assert_gone(&id);
     assert_eq!(read_state(&env.dir, "poststop")["status"], "stopped");
 }
@@ -180,13 +238,22 @@ fn failing_poststart_hook_stops_and_destroys() {
     b.save();
     let id = env.id("c");
     assert!(env.berth(&["create", "-b", b.arg(), &id]).status.success());
-    let pid = serde_json::from_slice::<Value>(&env.berth(&["state", &id]).stdout).unwrap()["pid"].as_i64().unwrap();
+    let pid = serde_json::from_slice::<Value>(&env.berth(&["state", &id]).stdout).unwrap()["pid"]
+        .as_i64()
+        .unwrap();
     let out = env.berth(&["start", &id]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("poststart"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("poststart"),
+        "{}",
+        text(&out)
+    );
     env.assert_gone(&id);
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    assert!(stat.is_empty() || stat.contains(") Z "), "container still running");
+    assert!(
+        stat.is_empty() || stat.contains(") Z "),
+        "container still running"
+    );
 }
 
 #[test]
@@ -202,7 +269,15 @@ fn failing_poststop_hook_only_warns() {
     let id = env.id("c");
     let out = env.berth(&["run", "-b", b.arg(), &id]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("warning"), "{}", text(&out));
-    assert_eq!(read_state(&env.dir, "poststop")["status"], "stopped", "later hooks still run");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("warning"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        read_state(&env.dir, "poststop")["status"],
+        "stopped",
+        "later hooks still run"
+    );
     env.assert_gone(&id);
 }

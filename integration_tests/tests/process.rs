@@ -12,15 +12,26 @@ fn args_env_cwd_and_home() {
     b.config["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz", "EMPTY="]);
     b.config["process"]["cwd"] = "/home/u".into();
     let r = env.check(&mut b, &["report"]);
-    let e: Vec<&str> = r["env"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert!(e.contains(&"FOO=bar baz") && e.contains(&"EMPTY=") && e.contains(&"PATH=/bin"), "{e:?}");
+    let e: Vec<&str> = r["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        e.contains(&"FOO=bar baz") && e.contains(&"EMPTY=") && e.contains(&"PATH=/bin"),
+        "{e:?}"
+    );
     assert!(e.contains(&"HOME=/root"), "HOME from /etc/passwd: {e:?}");
     assert_eq!(r["cwd"], "/home/u");
     // A bare program name is looked up in the container's $PATH.
     b.config["process"]["args"] = json!(["checker", "exit", "7"]);
     b.save();
     let id = env.id("path");
-    assert_eq!(env.berth(&["run", "-b", b.arg(), &id]).status.code(), Some(7));
+    assert_eq!(
+        env.berth(&["run", "-b", b.arg(), &id]).status.code(),
+        Some(7)
+    );
 }
 
 #[test]
@@ -42,7 +53,11 @@ fn cwd_that_is_a_file_fails_cleanly() {
     let id = env.id("c");
     let out = env.berth(&["create", "-b", b.arg(), &id]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cwd"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cwd"),
+        "{}",
+        text(&out)
+    );
     env.assert_gone(&id);
 }
 
@@ -50,16 +65,26 @@ fn cwd_that_is_a_file_fails_cleanly() {
 fn user_ids_groups_and_umask() {
     let env = Env::new("user");
     let mut b = env.bundle("b");
-    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1001, "additionalGids": [2000, 3000], "umask": 0o027});
+    b.config["process"]["user"] =
+        json!({"uid": 1000, "gid": 1001, "additionalGids": [2000, 3000], "umask": 0o027});
     let r = env.check(&mut b, &["report"]);
     assert_eq!(r["uid"], json!([1000, 1000, 1000, 1000]));
     assert_eq!(r["gid"], json!([1001, 1001, 1001, 1001]));
     assert_eq!(r["groups"], json!([2000, 3000]));
     assert_eq!(r["umask"], "0027");
-    let e: Vec<&str> = r["env"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let e: Vec<&str> = r["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert!(e.contains(&"HOME=/home/u"), "{e:?}");
     b.config["process"]["user"] = json!({"uid": 0, "gid": 0});
-    assert_eq!(env.check(&mut b, &["report"])["umask"], "0022", "default umask");
+    assert_eq!(
+        env.check(&mut b, &["report"])["umask"],
+        "0022",
+        "default umask"
+    );
 }
 
 #[test]
@@ -77,8 +102,14 @@ fn capabilities_are_exactly_the_five_sets() {
     let r = env.check(&mut b, &["report"]);
     let c = &r["caps"];
     let bits = |names: &[&str]| names.iter().map(|n| cap_bit(n)).fold(0, |a, b| a | b);
-    assert_eq!(cap_mask(&c["bounding"]), bits(&["CAP_KILL", "CAP_CHOWN", "CAP_NET_RAW", "CAP_SETUID"]));
-    assert_eq!(cap_mask(&c["inheritable"]), bits(&["CAP_NET_RAW", "CAP_CHOWN"]));
+    assert_eq!(
+        cap_mask(&c["bounding"]),
+        bits(&["CAP_KILL", "CAP_CHOWN", "CAP_NET_RAW", "CAP_SETUID"])
+    );
+    assert_eq!(
+        cap_mask(&c["inheritable"]),
+        bits(&["CAP_NET_RAW", "CAP_CHOWN"])
+    );
     assert_eq!(cap_mask(&c["ambient"]), bits(&["CAP_NET_RAW"]));
     // After execve as uid 1000: permitted = effective = ambient.
     assert_eq!(cap_mask(&c["permitted"]), bits(&["CAP_NET_RAW"]));
@@ -96,8 +127,15 @@ fn root_keeps_effective_and_empty_sets_stay_empty() {
     let c = &r["caps"];
     // uid 0 gains its bounding set as permitted across execve (file
     // capabilities rules), but never inheritable or ambient ones.
-    assert_eq!(cap_mask(&c["bounding"]), cap_bit("CAP_KILL") | cap_bit("CAP_SYS_ADMIN"));
-    assert_eq!(cap_mask(&c["inheritable"]), 0, "CVE-2022-29162: inheritable must stay empty");
+    assert_eq!(
+        cap_mask(&c["bounding"]),
+        cap_bit("CAP_KILL") | cap_bit("CAP_SYS_ADMIN")
+    );
+    assert_eq!(
+        cap_mask(&c["inheritable"]),
+        0,
+        "CVE-2022-29162: inheritable must stay empty"
+    );
     assert_eq!(cap_mask(&c["ambient"]), 0);
 }
 
@@ -130,23 +168,38 @@ fn rlimit_above_the_host_hard_limit_fails_cleanly() {
     // This host lacks CAP_SYS_RESOURCE: raising a hard limit is EPERM.
     let env = Env::new("rlimit-high");
     let mut b = env.bundle("b");
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: `lim` is a valid out-pointer.
     unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
     if lim.rlim_max == libc::RLIM_INFINITY {
         return;
     }
-    b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": lim.rlim_max + 1}]);
+    b.config["process"]["rlimits"] =
+        json!([{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": lim.rlim_max + 1}]);
     b.save();
     let id = env.id("c");
     let caps = std::fs::read_to_string("/proc/self/status").unwrap();
-    let bnd = caps.lines().find(|l| l.starts_with("CapBnd")).unwrap().split_whitespace().nth(1).unwrap().to_string();
+    let bnd = caps
+        .lines()
+        .find(|l| l.starts_with("CapBnd"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
     if u64::from_str_radix(&bnd, 16).unwrap() & cap_bit("CAP_SYS_RESOURCE") != 0 {
         return;
     }
     let out = env.berth(&["create", "-b", b.arg(), &id]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("setrlimit"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("setrlimit"),
+        "{}",
+        text(&out)
+    );
     env.assert_gone(&id);
 }
 

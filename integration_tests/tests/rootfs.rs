@@ -30,7 +30,10 @@ fn root_path_is_relative_to_the_bundle_and_pivoted() {
     let root = mount_lines(&r, "/");
     assert_eq!(root.len(), 1, "{root:?}");
     // Only the container's own mounts are visible: nothing of the host's /.
-    assert!(!r["mountinfo"].as_str().unwrap().contains(" /work"), "host mounts leak in");
+    assert!(
+        !r["mountinfo"].as_str().unwrap().contains(" /work"),
+        "host mounts leak in"
+    );
 }
 
 #[test]
@@ -65,12 +68,24 @@ fn bind_mounts_with_options_and_files() {
     let ro = mount_lines(&r, "/mnt/ro");
     assert_eq!(ro.len(), 1);
     let opts = ro[0].split(' ').nth(5).unwrap();
-    assert!(opts.contains("ro") && opts.contains("nosuid") && opts.contains("nodev"), "{opts}");
-    assert_eq!(env.check(&mut b, &["write", "/mnt/ro/data", "x"])["errno"], EROFS);
-    assert_eq!(env.check(&mut b, &["write", "/mnt/rw/new", "x"])["ok"], true);
+    assert!(
+        opts.contains("ro") && opts.contains("nosuid") && opts.contains("nodev"),
+        "{opts}"
+    );
+    assert_eq!(
+        env.check(&mut b, &["write", "/mnt/ro/data", "x"])["errno"],
+        EROFS
+    );
+    assert_eq!(
+        env.check(&mut b, &["write", "/mnt/rw/new", "x"])["ok"],
+        true
+    );
     assert_eq!(fs::read_to_string(host.join("new")).unwrap(), "x");
     let s = env.check(&mut b, &["stat", "/etc/single"]);
-    assert_eq!((s["kind"].as_str(), s["size"].as_u64()), (Some("file"), Some(6)));
+    assert_eq!(
+        (s["kind"].as_str(), s["size"].as_u64()),
+        (Some("file"), Some(6))
+    );
 }
 
 #[test]
@@ -79,7 +94,9 @@ fn relative_bind_source_resolves_in_the_bundle() {
     let mut b = env.bundle("b");
     fs::create_dir_all(b.path.join("shared")).unwrap();
     fs::write(b.path.join("shared/f"), "in-bundle").unwrap();
-    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/shared", "type": "bind", "source": "shared", "options": ["bind"]}));
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/shared", "type": "bind", "source": "shared", "options": ["bind"]}),
+    );
     let s = env.check(&mut b, &["stat", "/shared/f"]);
     assert_eq!(s["size"], 9);
 }
@@ -96,8 +113,14 @@ fn tmpfs_options_reach_the_mount() {
     let l = mount_lines(&r, "/scratch");
     assert_eq!(l.len(), 1);
     let line = l[0];
-    assert!(line.contains("nosuid") && line.contains("noexec") && line.contains("noatime"), "{line}");
-    assert!(line.contains("size=1024k") && line.contains("mode=1770"), "{line}");
+    assert!(
+        line.contains("nosuid") && line.contains("noexec") && line.contains("noatime"),
+        "{line}"
+    );
+    assert!(
+        line.contains("size=1024k") && line.contains("mode=1770"),
+        "{line}"
+    );
     let s = env.check(&mut b, &["stat", "/scratch"]);
     assert_eq!(s["mode"], 0o1770);
 }
@@ -118,7 +141,11 @@ fn standard_mounts_have_their_types() {
     ] {
         let l = mount_lines(&r, path);
         assert_eq!(l.len(), 1, "{path}: {l:?}");
-        assert_eq!(l[0].split(" - ").nth(1).unwrap().split(' ').next(), Some(fstype), "{path}");
+        assert_eq!(
+            l[0].split(" - ").nth(1).unwrap().split(' ').next(),
+            Some(fstype),
+            "{path}"
+        );
     }
     // The cgroup mount holds one read-only directory per host hierarchy.
     let memory = mount_lines(&r, "/sys/fs/cgroup/memory");
@@ -151,17 +178,38 @@ fn propagation_and_recursive_attributes() {
 fn default_devices_and_links() {
     let env = Env::new("devices");
     let mut b = env.bundle("b");
-    for (dev, major, minor) in [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)] {
+    for (dev, major, minor) in [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ] {
         let s = env.check(&mut b, &["stat", &format!("/dev/{dev}")]);
         assert_eq!(s["kind"], "char", "{dev}");
-        assert_eq!((s["major"].as_u64(), s["minor"].as_u64()), (Some(major), Some(minor)), "{dev}");
+        assert_eq!(
+            (s["major"].as_u64(), s["minor"].as_u64()),
+            (Some(major), Some(minor)),
+            "{dev}"
+        );
         assert_eq!(s["mode"], 0o666, "{dev}");
     }
-    for (link, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx")] {
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+    ] {
         let r = env.check(&mut b, &["readlink", &format!("/dev/{link}")]);
         assert_eq!(r["target"], target, "{link}");
     }
-    assert_eq!(env.check(&mut b, &["open", "/dev/null", "w"])["ok"], true, "devices cgroup allows /dev/null");
+    assert_eq!(
+        env.check(&mut b, &["open", "/dev/null", "w"])["ok"],
+        true,
+        "devices cgroup allows /dev/null"
+    );
 }
 
 #[test]
@@ -173,14 +221,30 @@ fn configured_devices_are_created_as_specified() {
         {"path": "/dev/sub/fifo", "type": "p", "major": 0, "minor": 0}
     ]);
     let s = env.check(&mut b, &["stat", "/dev/myzero"]);
-    assert_eq!((s["kind"].as_str(), s["major"].as_u64(), s["minor"].as_u64()), (Some("char"), Some(1), Some(5)));
-    assert_eq!((s["mode"].as_u64(), s["uid"].as_u64(), s["gid"].as_u64()), (Some(0o600), Some(1000), Some(2000)));
+    assert_eq!(
+        (s["kind"].as_str(), s["major"].as_u64(), s["minor"].as_u64()),
+        (Some("char"), Some(1), Some(5))
+    );
+    assert_eq!(
+        (s["mode"].as_u64(), s["uid"].as_u64(), s["gid"].as_u64()),
+        (Some(0o600), Some(1000), Some(2000))
+    );
     // Mode 0600 for uid 1000: root without CAP_DAC_OVERRIDE gets EACCES
     // from the file mode, not EPERM from the devices cgroup.
-    assert_eq!(env.check(&mut b, &["open", "/dev/myzero"])["errno"], libc::EACCES as i64);
+    assert_eq!(
+        env.check(&mut b, &["open", "/dev/myzero"])["errno"],
+        libc::EACCES as i64
+    );
     b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
-    assert_eq!(env.check(&mut b, &["open", "/dev/myzero"])["ok"], true, "linux.devices are allowed in the cgroup");
-    assert_eq!(env.check(&mut b, &["stat", "/dev/sub/fifo"])["kind"], "fifo");
+    assert_eq!(
+        env.check(&mut b, &["open", "/dev/myzero"])["ok"],
+        true,
+        "linux.devices are allowed in the cgroup"
+    );
+    assert_eq!(
+        env.check(&mut b, &["stat", "/dev/sub/fifo"])["kind"],
+        "fifo"
+    );
 }
 
 #[test]
@@ -189,8 +253,14 @@ fn device_cgroup_denies_what_is_not_allowed() {
     let mut b = env.bundle("b");
     // /dev/kmsg (1:11) is not in the default allow list.
     b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/dev/kmsg", "type": "bind", "source": "/dev/kmsg", "options": ["bind"]}));
-    assert_eq!(env.check(&mut b, &["open", "/dev/kmsg", "w"])["errno"], libc::EPERM as i64);
-    b.config["linux"]["resources"]["devices"].as_array_mut().unwrap().push(json!({"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}));
+    assert_eq!(
+        env.check(&mut b, &["open", "/dev/kmsg", "w"])["errno"],
+        libc::EPERM as i64
+    );
+    b.config["linux"]["resources"]["devices"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}));
     assert_eq!(env.check(&mut b, &["open", "/dev/kmsg", "w"])["ok"], true);
 }
 
@@ -208,15 +278,25 @@ fn masked_paths_hide_files_and_directories() {
     let s = env.check(&mut b, &["stat", "/secret-dir/key"]);
     assert_eq!(s["ok"], false);
     let f = env.check(&mut b, &["stat", "/secret-file"]);
-    assert_eq!((f["kind"].as_str(), f["major"].as_u64(), f["minor"].as_u64()), (Some("char"), Some(1), Some(3)));
+    assert_eq!(
+        (f["kind"].as_str(), f["major"].as_u64(), f["minor"].as_u64()),
+        (Some("char"), Some(1), Some(3))
+    );
     // A default masked /proc file that this kernel has.
     let proc_file = ["/proc/kcore", "/proc/keys", "/proc/timer_list"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
         .unwrap();
     let k = env.check(&mut b, &["stat", proc_file]);
-    assert_eq!((k["kind"].as_str(), k["minor"].as_u64()), (Some("char"), Some(3)), "{proc_file}");
-    assert_eq!(env.check(&mut b, &["write", "/secret-dir/x", "x"])["errno"], EROFS);
+    assert_eq!(
+        (k["kind"].as_str(), k["minor"].as_u64()),
+        (Some("char"), Some(3)),
+        "{proc_file}"
+    );
+    assert_eq!(
+        env.check(&mut b, &["write", "/secret-dir/x", "x"])["errno"],
+        EROFS
+    );
 }
 
 #[test]
@@ -227,8 +307,14 @@ fn readonly_paths_are_read_only() {
     assert_eq!(w["errno"], EROFS);
     b.config["root"]["readonly"] = false.into();
     fs::create_dir_all(b.rootfs().join("data")).unwrap();
-    b.config["linux"]["readonlyPaths"].as_array_mut().unwrap().push("/data".into());
-    assert_eq!(env.check(&mut b, &["write", "/data/x", "x"])["errno"], EROFS);
+    b.config["linux"]["readonlyPaths"]
+        .as_array_mut()
+        .unwrap()
+        .push("/data".into());
+    assert_eq!(
+        env.check(&mut b, &["write", "/data/x", "x"])["errno"],
+        EROFS
+    );
     assert_eq!(env.check(&mut b, &["write", "/x", "x"])["ok"], true);
 }
 
@@ -239,7 +325,11 @@ fn sysctl_hostname_domainname() {
     b.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"});
     b.config["hostname"] = "inside".into();
     b.config["domainname"] = "example.test".into();
-    b.args(&["/bin/sh", "-c", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni; /bin/checker report"]);
+    b.args(&[
+        "/bin/sh",
+        "-c",
+        "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni; /bin/checker report",
+    ]);
     let id = env.id("c");
     b.save();
     let out = env.berth(&["run", "-b", b.arg(), &id]);
@@ -263,6 +353,10 @@ fn non_namespaced_sysctl_is_refused() {
     let id = env.id("c");
     let out = env.berth(&["create", "-b", b.arg(), &id]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("kernel.panic"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("kernel.panic"),
+        "{}",
+        text(&out)
+    );
     env.assert_gone(&id);
 }

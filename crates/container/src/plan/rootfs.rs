@@ -111,9 +111,14 @@ impl RootfsPlan {
             sysctl: sysctls(linux)?,
             no_pivot,
             cwd: cstring(
-                relative_in_root(spec.process().as_ref().map(|p| p.cwd().as_path()).unwrap_or(Path::new("/")))
-                    .as_os_str()
-                    .as_bytes(),
+                relative_in_root(
+                    spec.process()
+                        .as_ref()
+                        .map(|p| p.cwd().as_path())
+                        .unwrap_or(Path::new("/")),
+                )
+                .as_os_str()
+                .as_bytes(),
                 "process.cwd",
             )?,
             cgroup_leaves: Vec::new(),

@@ -1,10 +1,15 @@
 //! Opening and creating paths strictly inside the rootfs.
 
+use std::collections::VecDeque;
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 
 use crate::sys;
+
+/// Linux's own limit on symlinks followed in one lookup.
+const MAX_LINKS: usize = 40;
 
 /// Opens `rel` with every component resolved as if the rootfs were "/"
 /// (absolute symlinks and ".." stay inside) and no magic links.
@@ -22,10 +27,15 @@ pub fn open_in_root(
     sys::openat2(root, rel, flags, 0, resolve)
 }
 
-/// Returns an O_PATH descriptor of `rel`, creating missing directories
-/// (and the last component as an empty file when `file`). Each new entry
-/// is created by name under a parent that was itself resolved inside the
-/// root, so a symlink planted in the rootfs cannot redirect creation.
+/// Returns an O_PATH descriptor of `rel`, creating what is missing:
+/// directories, and the last component as an empty file when `file`.
+///
+/// The walk goes one component at a time from descriptors it holds: a
+/// symlink is read and its target walked inside the root (absolute
+/// targets restart at the root, ".." never climbs above it), and every
+/// new entry is created by name under a held parent. So neither a
+/// planted symlink nor a concurrent rename can redirect creation out of
+/// the rootfs.
 pub fn ensure(
     root: BorrowedFd<'_>,
     rel: &CStr,
@@ -36,47 +46,85 @@ pub fn ensure(
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
         other => return other,
     }
-    let bytes = rel.to_bytes();
-    let comps: Vec<&[u8]> = bytes
-        .split(|&b| b == b'/')
-        .filter(|c| !c.is_empty())
-        .collect();
-    let mut parent = open_in_root(root, c".", libc::O_PATH | libc::O_DIRECTORY, false)?;
-    for (i, comp) in comps.iter().enumerate() {
-        let prefix = cstr(&comps[..=i].join(&b'/'))?;
-        let last = i + 1 == comps.len();
-        match open_in_root(root, &prefix, libc::O_PATH, no_symlinks) {
-            Ok(fd) => {
-                parent = fd;
-                continue;
+    let mut stack = vec![open_in_root(
+        root,
+        c".",
+        libc::O_PATH | libc::O_DIRECTORY,
+        false,
+    )?];
+    let mut todo: VecDeque<Vec<u8>> = components(rel.to_bytes());
+    let mut links = 0;
+    while let Some(comp) = todo.pop_front() {
+        if comp == b".." {
+            if stack.len() > 1 {
+                stack.pop();
             }
-            Err(e) if e.raw_os_error() != Some(libc::ENOENT) => return Err(e),
-            Err(_) => {}
+            continue;
         }
-        let name = cstr(comp)?;
-        if last && file {
-            let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW;
-            match sys::openat2(
-                parent.as_fd(),
-                &name,
-                flags,
-                0o644,
-                sys::RESOLVE_BENEATH_STRICT,
-            ) {
-                Ok(_) => {}
-                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-                Err(e) => return Err(e),
+        let name = cstr(&comp)?;
+        let Some(parent) = stack.last() else { break };
+        let parent = parent.as_fd();
+        let fd = match open_entry(parent, &name) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                create(parent, &name, file && todo.is_empty())?;
+                open_entry(parent, &name)?
             }
-        } else {
-            match sys::mkdirat(parent.as_fd(), &name, 0o755) {
-                Ok(()) => {}
-                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-                Err(e) => return Err(e),
-            }
+            Err(e) => return Err(e),
+        };
+        if sys::fstat(fd.as_fd())?.st_mode & libc::S_IFMT != libc::S_IFLNK {
+            stack.push(fd);
+            continue;
         }
-        parent = open_in_root(root, &prefix, libc::O_PATH, no_symlinks)?;
+        links += 1;
+        if no_symlinks || links > MAX_LINKS {
+            return Err(io::Error::from_raw_os_error(libc::ELOOP));
+        }
+        let target = nix::fcntl::readlinkat(parent, name.as_c_str())?;
+        let target = target.as_bytes();
+        if target.starts_with(b"/") {
+            stack.truncate(1);
+        }
+        for c in components(target).into_iter().rev() {
+            todo.push_front(c);
+        }
     }
-    Ok(parent)
+    match stack.len() {
+        1 => open_in_root(root, c".", libc::O_PATH | libc::O_DIRECTORY, false),
+        _ => stack
+            .pop()
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT)),
+    }
+}
+
+/// The entry itself (a symlink is not followed), by one name.
+fn open_entry(parent: BorrowedFd<'_>, name: &CStr) -> io::Result<OwnedFd> {
+    sys::openat(
+        std::os::fd::AsRawFd::as_raw_fd(&parent),
+        name,
+        libc::O_PATH | libc::O_NOFOLLOW,
+        0,
+    )
+}
+
+fn create(parent: BorrowedFd<'_>, name: &CStr, file: bool) -> io::Result<()> {
+    let r = if file {
+        let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW;
+        sys::openat2(parent, name, flags, 0o644, sys::RESOLVE_BENEATH_STRICT).map(drop)
+    } else {
+        sys::mkdirat(parent, name, 0o755)
+    };
+    match r {
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(()),
+        r => r,
+    }
+}
+
+fn components(path: &[u8]) -> VecDeque<Vec<u8>> {
+    path.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .map(<[u8]>::to_vec)
+        .collect()
 }
 
 /// Splits "a/b/c" into ("a/b", "c").

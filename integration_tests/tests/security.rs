@@ -1,0 +1,227 @@
+//! The spawn-path items of the security checklist, each attacked with a
+//! hostile bundle against a canary on the host.
+
+use std::fs;
+use std::os::unix::fs::{symlink, MetadataExt};
+use std::os::unix::process::CommandExt;
+
+use berth_integration_tests::{run_captured, text, Env};
+use serde_json::{json, Value};
+
+fn state(env: &Env, id: &str) -> Value {
+    serde_json::from_slice(&env.berth(&["state", id]).stdout).unwrap()
+}
+
+/// A host directory whose contents must never change.
+fn canary(env: &Env) -> std::path::PathBuf {
+    let c = env.dir.join("canary");
+    fs::create_dir_all(&c).unwrap();
+    fs::write(c.join("keep"), "host").unwrap();
+    c
+}
+
+fn assert_canary_intact(c: &std::path::Path) {
+    let names: Vec<_> = fs::read_dir(c)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["keep"], "host canary changed");
+    assert_eq!(fs::read_to_string(c.join("keep")).unwrap(), "host");
+}
+
+#[test]
+fn init_is_not_dumpable_before_exec() {
+    // The files of /proc/<pid> (not the world-readable directory itself)
+    // of a non-dumpable process belong to root whatever its uid; a
+    // dumpable one's would belong to the container's user.
+    let env = Env::new("dumpable");
+    let mut b = env.bundle("b");
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    b.save();
+    let id = env.id("c");
+    assert!(env.berth(&["create", "-b", b.arg(), &id]).status.success());
+    let pid = state(&env, &id)["pid"].as_i64().unwrap();
+    let meta = fs::metadata(format!("/proc/{pid}/environ")).unwrap();
+    assert_eq!(meta.uid(), 0, "init is dumpable while waiting for start");
+    // The exe link, which would name the runtime binary, is out of reach
+    // for the container's own user.
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.contains("1000")),
+        "{status}"
+    );
+}
+
+#[test]
+fn no_host_descriptor_reaches_the_container() {
+    let env = Env::new("fds");
+    let mut b = env.bundle("b");
+    b.args(&["/bin/checker", "report"]).save();
+    let leak = fs::File::open("/etc/hostname").unwrap();
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&leak);
+    for (preserve, expect) in [(0, vec![0, 1, 2]), (1, vec![0, 1, 2, 3])] {
+        let id = env.id(&format!("p{preserve}"));
+        let mut cmd = env.command(&[
+            "run",
+            "--preserve-fds",
+            &preserve.to_string(),
+            "-b",
+            b.arg(),
+            &id,
+        ]);
+        // SAFETY: pre_exec runs in the forked child before exec; dup2 is
+        // async-signal-safe and the descriptors are valid.
+        unsafe {
+            cmd.pre_exec(move || {
+                // fd 3 and fd 9 reach berth without close-on-exec (dup2
+                // onto itself keeps the flag, so clear it explicitly).
+                for fd in [3, 9] {
+                    if raw != fd {
+                        libc::dup2(raw, fd);
+                    }
+                    libc::fcntl(fd, libc::F_SETFD, 0);
+                }
+                Ok(())
+            });
+        }
+        let out = run_captured(cmd, &env.dir);
+        assert!(out.status.success(), "{}", text(&out));
+        let r = berth_integration_tests::parse_last_json(&out.stdout);
+        assert_eq!(r["fds"], json!(expect), "preserve-fds {preserve}");
+    }
+}
+
+#[test]
+fn cwd_symlink_cannot_leave_the_rootfs() {
+    let env = Env::new("cwd-escape");
+    let c = canary(&env);
+    let mut b = env.bundle("b");
+    b.config["root"]["readonly"] = false.into();
+    symlink(&c, b.rootfs().join("jump")).unwrap();
+    b.config["process"]["cwd"] = "/jump".into();
+    b.args(&["/bin/sh", "-c", "echo pwned > ./x; /bin/checker report"])
+        .save();
+    let id = env.id("c");
+    let out = env.berth(&["run", "-b", b.arg(), &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let r = berth_integration_tests::parse_last_json(&out.stdout);
+    assert_eq!(
+        r["cwd"],
+        c.to_str().unwrap(),
+        "the link resolves inside the container"
+    );
+    assert_canary_intact(&c);
+    assert!(b
+        .rootfs()
+        .join(c.strip_prefix("/").unwrap())
+        .join("x")
+        .exists());
+}
+
+#[test]
+fn cwd_through_a_proc_fd_link_is_refused() {
+    // CVE-2024-21626 shape: cwd naming a descriptor of the runtime.
+    let env = Env::new("cwd-fd");
+    let mut b = env.bundle("b");
+    for fd in ["3", "4", "5", "6", "7", "8"] {
+        b.config["process"]["cwd"] = format!("/proc/self/fd/{fd}").into();
+        b.save();
+        let id = env.id(&format!("fd{fd}"));
+        let out = env.berth(&["run", "-b", b.arg(), &id]);
+        assert!(
+            !out.status.success(),
+            "cwd /proc/self/fd/{fd} accepted: {}",
+            text(&out)
+        );
+        env.assert_gone(&id);
+    }
+}
+
+#[test]
+fn mount_destination_symlink_stays_in_rootfs() {
+    let env = Env::new("mnt-escape");
+    let c = canary(&env);
+    let mut b = env.bundle("b");
+    symlink(&c, b.rootfs().join("evil")).unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"destination": "/evil/sub", "type": "tmpfs", "source": "tmpfs"}));
+    mounts.push(json!({"destination": "/../../../../evil2", "type": "tmpfs", "source": "tmpfs"}));
+    let r = env.check(&mut b, &["report"]);
+    let inside = format!("{}/sub", c.display());
+    assert_eq!(
+        berth_integration_tests::mount_lines(&r, &inside).len(),
+        1,
+        "mount landed at the in-root target"
+    );
+    assert_eq!(berth_integration_tests::mount_lines(&r, "/evil2").len(), 1);
+    assert_canary_intact(&c);
+    assert!(!std::path::Path::new("/evil2").exists());
+}
+
+#[test]
+fn proc_mount_onto_a_symlink_is_refused() {
+    // CVE-2019-16884 class: procfs must land on a real directory.
+    let env = Env::new("proc-link");
+    let c = canary(&env);
+    let b = env.bundle("b");
+    fs::remove_dir(b.rootfs().join("proc")).unwrap();
+    symlink(&c, b.rootfs().join("proc")).unwrap();
+    let id = env.id("c");
+    let out = env.berth(&["create", "-b", b.arg(), &id]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("mounting /proc"),
+        "{}",
+        text(&out)
+    );
+    env.assert_gone(&id);
+    assert_canary_intact(&c);
+}
+
+#[test]
+fn masking_refuses_a_fake_dev_null() {
+    // CVE-2025-31133 class: /dev/null used for masking must be the device.
+    let env = Env::new("fake-null");
+    let mut b = env.bundle("b");
+    b.config["mounts"].as_array_mut().unwrap().retain(|m| {
+        m["destination"] != "/dev" && !m["destination"].as_str().unwrap().starts_with("/dev/")
+    });
+    fs::write(b.rootfs().join("dev/null"), "").unwrap();
+    b.save();
+    let id = env.id("c");
+    let out = env.berth(&["create", "-b", b.arg(), &id]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not the null device"),
+        "{}",
+        text(&out)
+    );
+    env.assert_gone(&id);
+}
+
+#[test]
+fn sysctl_writes_only_through_procfs() {
+    let env = Env::new("fake-proc");
+    let mut b = env.bundle("b");
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["destination"] != "/proc");
+    b.config["linux"]["maskedPaths"] = json!([]);
+    b.config["linux"]["readonlyPaths"] = json!([]);
+    b.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    fs::create_dir_all(b.rootfs().join("proc/sys/net/ipv4")).unwrap();
+    fs::write(b.rootfs().join("proc/sys/net/ipv4/ip_forward"), "0").unwrap();
+    b.save();
+    let id = env.id("c");
+    let out = env.berth(&["create", "-b", b.arg(), &id]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not on procfs"),
+        "{}",
+        text(&out)
+    );
+    env.assert_gone(&id);
+}
