@@ -41,9 +41,11 @@ pub fn checker_bin() -> PathBuf {
         return PathBuf::from(p);
     }
     let base = workspace().join("target/x86_64-unknown-linux-gnu");
-    ["release", "debug"].iter().map(|p| base.join(p).join("berth-checker")).find(|p| p.exists()).expect(
-        "berth-checker not built: run hack/test.sh, or build it static with --target x86_64-unknown-linux-gnu",
-    )
+    ["release", "debug"]
+        .iter()
+        .map(|p| base.join(p).join("berth-checker"))
+        .find(|p| p.exists())
+        .expect("berth-checker not built: run hack/test.sh (or cargo build --workspace --bins)")
 }
 
 const APPLETS: &[&str] = &[

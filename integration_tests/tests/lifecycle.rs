@@ -189,7 +189,8 @@ fn duplicate_id_is_refused() {
 #[test]
 fn bad_config_names_the_field_and_leaves_nothing() {
     let env = Env::new("badcfg");
-    let cases: Vec<(&str, fn(&mut Value))> = vec![
+    type Mutate = fn(&mut Value);
+    let cases: Vec<(&str, Mutate)> = vec![
         ("process.args", |c| {
             c["process"]["args"] = serde_json::json!([])
         }),

@@ -399,7 +399,8 @@ mod tests {
 
     #[test]
     fn rejections_name_the_field() {
-        let cases: Vec<(fn(&mut serde_json::Value), &str)> = vec![
+        type Mutate = fn(&mut serde_json::Value);
+        let cases: Vec<(Mutate, &str)> = vec![
             (|v| v["ociVersion"] = "2.0".into(), "ociVersion"),
             (
                 |v| v["process"]["args"] = serde_json::json!([]),
@@ -434,7 +435,13 @@ mod tests {
                 |v| v["linux"]["sysctl"] = serde_json::json!({"net.ipv4.ip_forward":"1"}),
                 "linux.sysctl.net.ipv4.ip_forward",
             ),
-            (|v| v["hostname"] = "h".into(), "hostname"),
+            (
+                |v| {
+                    v["hostname"] = "h".into();
+                    v["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}]);
+                },
+                "hostname",
+            ),
             (
                 |v| v["mounts"] = serde_json::json!([{"destination":"rel","type":"tmpfs"}]),
                 "mounts[0].destination",
@@ -457,7 +464,7 @@ mod tests {
         for (mutate, field) in cases {
             let mut v = base();
             mutate(&mut v);
-            let err = validate(&spec(v)).unwrap_err().to_string();
+            let err = validate(&spec(v)).expect_err(field).to_string();
             assert!(err.contains(field), "{field}: {err}");
         }
     }

@@ -3,7 +3,10 @@
 
 use serde_json::{json, Value};
 
-/// runc's default configuration (terminal on, busybox-friendly `sh`).
+/// runc's default configuration (terminal on, busybox-friendly `sh`),
+/// except that the ambient set is left out: without inheritable
+/// capabilities (empty since CVE-2022-29162) the kernel cannot raise
+/// ambient ones, so runc's listing of them has no effect.
 pub fn default_spec() -> Value {
     let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
     json!({
@@ -14,7 +17,7 @@ pub fn default_spec() -> Value {
             "args": ["sh"],
             "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
             "cwd": "/",
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps},
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
             "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
             "noNewPrivileges": true
         },

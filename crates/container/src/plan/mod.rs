@@ -51,7 +51,7 @@ impl Plan {
             hooks
                 .and_then(|h| f(h).as_ref())
                 .map(|v| v.iter().map(HookPlan::from).collect())
-                .unwrap_or_else(Vec::new)
+                .unwrap_or_default()
         };
         let create_container_hooks = list(|h| h.create_container());
         let runtime_hooks = hooks.is_some_and(|h| {

@@ -205,7 +205,7 @@ fn cap_masks(p: &Process) -> Result<CapMasks, Error> {
 
 fn rlimit_resource(t: PosixRlimitType) -> u32 {
     use PosixRlimitType::*;
-    (match t {
+    match t {
         RlimitCpu => libc::RLIMIT_CPU,
         RlimitFsize => libc::RLIMIT_FSIZE,
         RlimitData => libc::RLIMIT_DATA,
@@ -222,7 +222,7 @@ fn rlimit_resource(t: PosixRlimitType) -> u32 {
         RlimitNice => libc::RLIMIT_NICE,
         RlimitRtprio => libc::RLIMIT_RTPRIO,
         RlimitRttime => libc::RLIMIT_RTTIME,
-    }) as u32
+    }
 }
 
 /// `process.scheduler` as a sched_attr, validated per policy.

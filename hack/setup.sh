@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs what building and testing Berth needs on a fresh Debian 12
+# machine (run as root). The Rust toolchain itself is expected on PATH.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# busybox-static: the rootfs of every test and example bundle.
+# libc6-dev: glibc's static libraries for the static checker binary.
+apt-get install -y -qq busybox-static libc6-dev >/dev/null
