@@ -225,3 +225,26 @@ fn sysctl_writes_only_through_procfs() {
     );
     env.assert_gone(&id);
 }
+
+#[test]
+fn each_container_gets_its_own_session_keyring() {
+    let env = Env::new("keyring");
+    let mut b = env.bundle("b");
+    b.args(&["/bin/checker", "report"]).save();
+    // SAFETY: integer arguments only; asks for the session keyring's id.
+    let own = unsafe { libc::syscall(libc::SYS_keyctl, 0, -3, 0) };
+    let ring = |extra: &[&str], id: &str| {
+        let mut args = vec!["run"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["-b", b.arg(), id]);
+        let out = env.berth(&args);
+        assert!(out.status.success(), "{}", text(&out));
+        berth_integration_tests::parse_last_json(&out.stdout)["session_keyring"]
+            .as_i64()
+            .unwrap()
+    };
+    let a = ring(&[], &env.id("a"));
+    let c = ring(&[], &env.id("c"));
+    assert!(a > 0 && a != own && a != c, "own {own}, containers {a} {c}");
+    assert_eq!(ring(&["--no-new-keyring"], &env.id("n")), own);
+}

@@ -139,6 +139,7 @@ fn report() -> Value {
         "oom_score_adj": fs::read_to_string("/proc/self/oom_score_adj").unwrap_or_default().trim(),
         "sched": sched(),
         "ioprio": ioprio(),
+        "session_keyring": session_keyring(),
         "monotonic": clock(libc::CLOCK_MONOTONIC),
         "boottime": clock(libc::CLOCK_BOOTTIME),
     })
@@ -219,6 +220,12 @@ fn sched() -> Value {
 fn ioprio() -> i64 {
     // SAFETY: ioprio_get(IOPRIO_WHO_PROCESS, self) takes integers only.
     unsafe { libc::syscall(libc::SYS_ioprio_get, 1, 0) }
+}
+
+/// The serial of the session keyring (KEYCTL_GET_KEYRING_ID, no create).
+pub fn session_keyring() -> i64 {
+    // SAFETY: integer arguments only.
+    unsafe { libc::syscall(libc::SYS_keyctl, 0, -3, 0) }
 }
 
 fn clock(id: libc::clockid_t) -> f64 {

@@ -289,6 +289,21 @@ pub fn sched_setattr(attr: &SchedAttr) -> io::Result<()> {
     check(r).map(drop)
 }
 
+/// keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a new anonymous session
+/// keyring for the calling process.
+pub fn join_new_session_keyring() -> io::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: a NULL name asks for a new anonymous keyring; no other pointers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            ptr::null::<libc::c_char>(),
+        )
+    };
+    check(r).map(drop)
+}
+
 /// personality(2).
 pub fn personality(persona: u64) -> io::Result<()> {
     // SAFETY: integer argument only.

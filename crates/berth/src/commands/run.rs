@@ -4,21 +4,23 @@ use anyhow::Context;
 use berth_container::RunOptions;
 
 pub fn run(root: &Path, r: liboci_cli::Run) -> anyhow::Result<u8> {
-    let create = super::create::options(
-        root,
-        &r.container_id,
-        &r.bundle,
-        r.pid_file.as_deref(),
-        r.no_pivot,
-        r.preserve_fds,
-    )?;
+    // `run` takes create's flags plus its own.
+    let create = liboci_cli::Create {
+        bundle: r.bundle,
+        console_socket: r.console_socket,
+        pid_file: r.pid_file,
+        no_pivot: r.no_pivot,
+        no_new_keyring: r.no_new_keyring,
+        preserve_fds: r.preserve_fds,
+        container_id: r.container_id,
+    };
     let opts = RunOptions {
-        create,
+        create: super::create::options(root, &create)?,
         detach: r.detach,
         keep: r.keep,
         no_subreaper: r.no_subreaper,
     };
     let code = berth_container::run(&opts)
-        .with_context(|| format!("running container {:?}", r.container_id))?;
+        .with_context(|| format!("running container {:?}", create.container_id))?;
     Ok(code.clamp(0, 255) as u8)
 }

@@ -8,7 +8,7 @@ use berth_cgroups::{Cgroup, CgroupsPath, DeviceRule, DeviceType, Layout, Mode};
 use oci_spec::runtime::{LinuxDeviceType, Spec};
 
 use crate::hooks::HookPlan;
-use crate::plan::Plan;
+use crate::plan::{Plan, PlanFlags};
 use crate::spawn::{self, SpawnInput};
 use crate::state::{self, ContainerState, StateDir, Status};
 use crate::{config, id, Error};
@@ -22,6 +22,7 @@ pub struct CreateOptions {
     pub pid_file: Option<PathBuf>,
     pub no_pivot: bool,
     pub preserve_fds: u32,
+    pub no_new_keyring: bool,
 }
 
 /// Creates the container; on return its init waits for `start`. On error
@@ -41,7 +42,12 @@ pub fn create(opts: &CreateOptions) -> Result<ContainerState, Error> {
             .and_then(|p| p.to_str()),
         &opts.id,
     )?;
-    let mut plan = Plan::build(&spec, &bundle, &rootfs, opts.no_pivot, opts.preserve_fds)?;
+    let flags = PlanFlags {
+        no_pivot: opts.no_pivot,
+        preserve_fds: opts.preserve_fds,
+        no_new_keyring: opts.no_new_keyring,
+    };
+    let mut plan = Plan::build(&spec, &bundle, &rootfs, flags)?;
     let dir = StateDir::create(&opts.root, &opts.id)?;
     let mut state = ContainerState {
         oci_version: spec.version().clone(),

@@ -31,6 +31,17 @@ pub struct Plan {
     pub start_container_hooks: Vec<HookPlan>,
     /// Descriptors 3..3+N that pass into the container.
     pub preserve_fds: u32,
+    /// Give the container its own session keyring (runc's default;
+    /// `--no-new-keyring` turns it off).
+    pub new_keyring: bool,
+}
+
+/// Options of `create` that shape the plan.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanFlags {
+    pub no_pivot: bool,
+    pub preserve_fds: u32,
+    pub no_new_keyring: bool,
 }
 
 impl Plan {
@@ -38,8 +49,7 @@ impl Plan {
         spec: &Spec,
         bundle: &Path,
         rootfs: &Path,
-        no_pivot: bool,
-        preserve_fds: u32,
+        flags: PlanFlags,
     ) -> Result<Self, Error> {
         let linux = spec.linux().as_ref();
         let process = spec
@@ -66,7 +76,7 @@ impl Plan {
         };
         Ok(Self {
             ns: NsPlan::build(linux)?,
-            rootfs: RootfsPlan::build(spec, bundle, rootfs, no_pivot)?,
+            rootfs: RootfsPlan::build(spec, bundle, rootfs, flags.no_pivot)?,
             process: ProcessPlan::build(
                 process,
                 rootfs,
@@ -79,7 +89,8 @@ impl Plan {
             runtime_hooks,
             create_container_hooks,
             start_container_hooks: list(|h| h.start_container()),
-            preserve_fds,
+            preserve_fds: flags.preserve_fds,
+            new_keyring: !flags.no_new_keyring,
         })
     }
 

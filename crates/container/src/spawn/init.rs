@@ -28,6 +28,10 @@ fn run(plan: &Plan, ch: &Channel, exec_listener: &OwnedFd) -> StepResult<Infalli
         &[ch.as_fd().as_raw_fd(), exec_listener.as_raw_fd()],
     )?;
     sys::setsid().step("setsid")?;
+    if plan.new_keyring {
+        // Keys of the caller's session must not be reachable from inside.
+        sys::join_new_session_keyring().step("creating a session keyring")?;
+    }
     // Device nodes and mount points get exactly the modes the plan says.
     sys::umask(0);
     // The runtime must learn init's pid before init may talk to it.
