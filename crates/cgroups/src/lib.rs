@@ -17,5 +17,5 @@ mod path;
 pub use devices::{DeviceRule, DeviceType};
 pub use error::Error;
 pub use layout::{Hierarchy, Layout, Mode};
-pub use manager::{Cgroup, CgroupRecord};
+pub use manager::{Cgroup, CgroupRecord, JoinFds};
 pub use path::CgroupsPath;

@@ -369,6 +369,43 @@ pub fn fork() -> io::Result<Forked> {
     }
 }
 
+/// clone3(2) as a fork whose child starts inside the cgroup (v2) that
+/// `cgroup` refers to (CLONE_INTO_CGROUP).
+pub fn fork_into_cgroup(cgroup: BorrowedFd<'_>) -> io::Result<Forked> {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let args = libc::clone_args {
+        flags: CLONE_INTO_CGROUP,
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: cgroup.as_raw_fd() as u64,
+    };
+    // SAFETY: without CLONE_VM this behaves as fork(2): the child gets a
+    // copy of the address space and continues here with return value 0.
+    // The runtime is single-threaded, so no lock is held by another
+    // thread. glibc's cached thread id in the child still names the
+    // parent's thread; the child never uses pthread functions or raise()
+    // (panics abort), and a stale tid could only make tgkill fail with
+    // ESRCH, never signal another process.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const libc::clone_args,
+            std::mem::size_of::<libc::clone_args>(),
+        )
+    };
+    match check(pid)? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as i32)),
+    }
+}
+
 /// _exit(2): leaves without running atexit handlers or flushing buffers
 /// that belong to the parent.
 pub fn exit_now(code: i32) -> ! {

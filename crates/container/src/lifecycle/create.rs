@@ -48,6 +48,7 @@ pub fn create(opts: &CreateOptions) -> Result<ContainerState, Error> {
         no_new_keyring: opts.no_new_keyring,
     };
     let mut plan = Plan::build(&spec, &bundle, &rootfs, flags)?;
+    tracing::debug!("{}: config validated and planned", opts.id);
     let dir = StateDir::create(&opts.root, &opts.id)?;
     let mut state = ContainerState {
         oci_version: spec.version().clone(),
@@ -71,6 +72,7 @@ pub fn create(opts: &CreateOptions) -> Result<ContainerState, Error> {
         }
     };
     state.cgroup = cgroup.record().clone();
+    tracing::debug!("{}: cgroups created", opts.id);
     plan.rootfs.cgroup_leaves = cgroup_leaves(&cgroup)?;
     plan.rootfs.cgroup2_fs = layout.mode == Mode::Unified;
     match spawn_in(
@@ -132,6 +134,7 @@ fn spawn_in(
         create_runtime: &create_runtime,
         state_json: &state_json,
     })?;
+    tracing::debug!("{}: init {} ready", state.id, spawned.pid);
     state.pid = spawned.pid;
     state.start_time = state::proc_stat(spawned.pid)
         .map(|(_, t)| t)

@@ -53,6 +53,7 @@ fn destroy(dir: StateDir, state: &ContainerState) -> Result<(), Error> {
     kill_all(state, &cgroup);
     let cg = cgroup.remove();
     dir.remove()?;
+    tracing::debug!("{}: destroyed", state.id);
     let poststop: Vec<HookPlan> = state.poststop.iter().map(HookPlan::from).collect();
     hooks::run_all_warn(
         "poststop",

@@ -43,7 +43,9 @@ pub fn run(opts: &RunOptions) -> Result<i32, Error> {
     if opts.detach {
         return Ok(0);
     }
+    tracing::debug!("{id}: started");
     let code = wait_forwarding(state.pid);
+    tracing::debug!("{id}: exited");
     let _ = SigSet::all().thread_unblock();
     if !opts.keep {
         super::delete::delete(root, id, true)?;

@@ -2,14 +2,16 @@
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
+use berth_cgroups::JoinFds;
+
 use super::{init, Step, StepResult};
 use crate::channel::{Channel, Msg};
 use crate::plan::Plan;
 use crate::sys::{self, Forked};
 
 /// Entry point after the runtime's fork. Never returns.
-pub fn main(plan: &Plan, ch: Channel, exec_listener: &OwnedFd) -> ! {
-    match run(plan, &ch, exec_listener) {
+pub fn main(plan: &Plan, ch: Channel, exec_listener: &OwnedFd, cgroups: &JoinFds) -> ! {
+    match run(plan, &ch, exec_listener, cgroups) {
         Ok(()) => sys::exit_now(0),
         Err(e) => {
             let _ = ch.send(&Msg::Error(e.0));
@@ -18,8 +20,13 @@ pub fn main(plan: &Plan, ch: Channel, exec_listener: &OwnedFd) -> ! {
     }
 }
 
-fn run(plan: &Plan, ch: &Channel, exec_listener: &OwnedFd) -> StepResult {
+fn run(plan: &Plan, ch: &Channel, exec_listener: &OwnedFd, cgroups: &JoinFds) -> StepResult {
     sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).step("making the process non-dumpable")?;
+    // Into the cgroups first, while still in the host's namespaces and
+    // before anything is forked or a cgroup namespace is made.
+    cgroups
+        .join_v1_self()
+        .step("joining the container's cgroups")?;
     // Joined namespaces first (user first among them), while the process
     // still has the host's capabilities, then the new user namespace.
     for (fd, flag) in &plan.ns.joins {
@@ -30,7 +37,8 @@ fn run(plan: &Plan, ch: &Channel, exec_listener: &OwnedFd) -> StepResult {
         sys::unshare(libc::CLONE_NEWUSER).step("creating the user namespace")?;
         ch.send(&Msg::UserNsReady).step("sending UserNsReady")?;
     }
-    // The runtime writes id maps and joins the cgroups before this.
+    // The runtime has written the id maps (and, without clone3, joined
+    // the v2 cgroup) before this.
     ch.expect("Continue", |m| *m == Msg::Continue)
         .map_err(|e| super::StepError(e.to_string()))?;
     if plan.ns.new_user {

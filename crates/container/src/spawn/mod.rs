@@ -1,10 +1,13 @@
 //! The spawn path: from a plan to a container init waiting for `start`.
 //!
 //! Three processes take part (see [`crate::channel`] for the messages):
-//! 1. the runtime (this module): forks the intermediate, writes id maps,
-//!    places it in the cgroups, runs prestart/createRuntime hooks when init
-//!    asks, and returns once init reports `Ready`;
-//! 2. the intermediate ([`intermediate`]): joins namespaces given by path,
+//! 1. the runtime (this module): forks the intermediate (straight into
+//!    the v2 cgroup with clone3 where there is one), writes id maps, runs
+//!    prestart/createRuntime hooks when init asks, and returns once init
+//!    reports `Ready`;
+//! 2. the intermediate ([`intermediate`]): moves itself into the v1
+//!    cgroups (see [`berth_cgroups::JoinFds`] for why it is the one to do
+//!    it), joins namespaces given by path,
 //!    creates the user namespace, then the others, and forks init, which a
 //!    new pid namespace requires; it exits right after;
 //! 3. init ([`init`]): sets up the rootfs and the process, reports `Ready`,
@@ -19,7 +22,7 @@ mod process;
 
 use std::os::fd::{AsFd, OwnedFd};
 
-use berth_cgroups::Cgroup;
+use berth_cgroups::{Cgroup, JoinFds};
 
 use crate::channel::{Channel, Msg};
 use crate::hooks::{self, HookPlan};
@@ -92,14 +95,17 @@ pub(crate) fn kill_and_wait(pidfd: &OwnedFd) {
 pub fn spawn(input: &SpawnInput<'_>) -> Result<Spawned, Error> {
     let (parent, child) = Channel::pair()?;
     let listener = input.exec_listener;
-    match sys::fork().map_err(Error::spawn("forking the intermediate process"))? {
+    let join = input.cgroup.join_fds()?;
+    let (forked, v2_joined) = fork_intermediate(&join)?;
+    match forked {
         Forked::Child => {
             drop(parent);
-            intermediate::main(input.plan, child, listener)
+            intermediate::main(input.plan, child, listener, &join)
         }
         Forked::Parent(ipid) => {
             drop(child);
-            let result = drive(input, &parent, ipid);
+            let result =
+                v2_fallback(&join, v2_joined, ipid).and_then(|()| drive(input, &parent, ipid));
             if result.is_err() {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(ipid),
@@ -112,6 +118,39 @@ pub fn spawn(input: &SpawnInput<'_>) -> Result<Spawned, Error> {
     }
 }
 
+/// Forks the intermediate, straight into the v2 cgroup when there is one
+/// and the kernel allows it. Returns whether it was placed there.
+fn fork_intermediate(join: &JoinFds) -> Result<(Forked, bool), Error> {
+    if let Some(dir) = &join.v2_dir {
+        match sys::fork_into_cgroup(dir.as_fd()) {
+            Ok(f) => return Ok((f, true)),
+            // Older kernels, or a cgroup that cannot take processes
+            // directly: fork, and let the runtime write the pid.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(
+                        libc::ENOSYS | libc::E2BIG | libc::EINVAL | libc::EOPNOTSUPP | libc::EBUSY
+                    )
+                ) => {}
+            Err(e) => return Err(Error::spawn("clone3 into the container's cgroup")(e)),
+        }
+    }
+    let f = sys::fork().map_err(Error::spawn("forking the intermediate process"))?;
+    Ok((f, false))
+}
+
+/// Writes the intermediate's pid into the v2 cgroup when clone3 could
+/// not place it there.
+fn v2_fallback(join: &JoinFds, joined: bool, ipid: i32) -> Result<(), Error> {
+    match &join.v2_procs {
+        Some(procs) if !joined => {
+            std::fs::write(procs, ipid.to_string()).map_err(Error::io("joining cgroup", procs))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The runtime's side of the handshake.
 fn drive(input: &SpawnInput<'_>, ch: &Channel, ipid: i32) -> Result<Spawned, Error> {
     let plan = input.plan;
@@ -119,7 +158,6 @@ fn drive(input: &SpawnInput<'_>, ch: &Channel, ipid: i32) -> Result<Spawned, Err
         ch.expect("UserNsReady", |m| *m == Msg::UserNsReady)?;
         write_id_maps(ipid, &plan.ns.uid_map, &plan.ns.gid_map)?;
     }
-    input.cgroup.add_pid(ipid)?;
     ch.send(&Msg::Continue)
         .map_err(Error::spawn("sending Continue"))?;
     let Msg::InitPid(pid) = ch.expect("InitPid", |m| matches!(m, Msg::InitPid(_)))? else {
