@@ -32,7 +32,7 @@ fn workspace() -> PathBuf {
 pub fn berth_bin() -> PathBuf {
     std::env::var_os("BERTH_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/debug/berth"))
+        .unwrap_or_else(|| workspace().join("target/x86_64-unknown-linux-gnu/debug/berth"))
 }
 
 /// The static checker copied into every bundle.

@@ -135,7 +135,12 @@ fn user_namespace_with_mappings() {
     let env = Env::new("ns-user");
     let mut b = userns_bundle(&env);
     b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    b.config["process"]["oomScoreAdj"] = 300.into();
     let r = env.check(&mut b, &["report"]);
+    assert_eq!(
+        r["oom_score_adj"], "300",
+        "set before entering the user namespace"
+    );
     assert_ne!(r["namespaces"]["user"], host_ns("user").as_str());
     assert_eq!(
         r["uid_map"]
@@ -213,4 +218,54 @@ fn time_namespace_with_offsets() {
     );
     assert!(r["boottime"].as_f64().unwrap() > host + 172000.0);
     std::thread::sleep(Duration::from_millis(1));
+}
+
+#[test]
+fn user_and_time_namespaces_joined_by_path() {
+    let env = Env::new("ns-join-user");
+    let mut holder = userns_bundle(&env);
+    holder.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
+    holder.config["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 86400}});
+    holder.args(&["/bin/sleep", "100"]).save();
+    let hid = env.id("holder");
+    let out = env.berth(&["run", "-d", "-b", holder.arg(), &hid]);
+    assert!(out.status.success(), "{}", text(&out));
+    let st: Value = serde_json::from_slice(&env.berth(&["state", &hid]).stdout).unwrap();
+    let pid = st["pid"].as_i64().unwrap();
+    let link = |k: &str| {
+        std::fs::read_link(format!("/proc/{pid}/ns/{k}"))
+            .unwrap()
+            .display()
+            .to_string()
+    };
+
+    let mut b = env.bundle("joiner");
+    let nss = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+    nss.push(json!({"type": "user", "path": format!("/proc/{pid}/ns/user")}));
+    nss.push(json!({"type": "time", "path": format!("/proc/{pid}/ns/time")}));
+    let r = env.check(&mut b, &["report"]);
+    assert_eq!(r["namespaces"]["user"], link("user").as_str());
+    assert_eq!(r["namespaces"]["time"], link("time").as_str());
+    assert_eq!(
+        r["uid_map"]
+            .as_str()
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["0", "100000", "65536"]
+    );
+    assert_eq!(r["uid"][0], 0, "root of the joined user namespace");
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    assert!(
+        r["monotonic"].as_f64().unwrap() > now.tv_sec as f64 + 86000.0,
+        "offsets of the joined time namespace"
+    );
 }

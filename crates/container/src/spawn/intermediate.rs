@@ -27,6 +27,24 @@ fn run(plan: &Plan, ch: &Channel, exec_listener: &OwnedFd, cgroups: &JoinFds) ->
     cgroups
         .join_v1_self()
         .step("joining the container's cgroups")?;
+    // The /proc/self files of a non-dumpable process belong to the host's
+    // root, which a user namespace's root cannot open for writing: set
+    // oom_score_adj now, and open the time offsets file now (the kernel
+    // checks the opener's credentials), to write it once the namespace
+    // exists.
+    if let Some(adj) = plan.process.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .step("setting oom_score_adj")?;
+    }
+    let offsets_file = match plan.ns.time_offsets {
+        Some(_) => Some(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/proc/self/timens_offsets")
+                .step("opening time namespace offsets")?,
+        ),
+        None => None,
+    };
     // Joined namespaces first (user first among them), while the process
     // still has the host's capabilities, then the new user namespace.
     for (fd, flag) in &plan.ns.joins {
@@ -41,17 +59,13 @@ fn run(plan: &Plan, ch: &Channel, exec_listener: &OwnedFd, cgroups: &JoinFds) ->
     // the v2 cgroup) before this.
     ch.expect("Continue", |m| *m == Msg::Continue)
         .map_err(|e| super::StepError(e.to_string()))?;
-    if plan.ns.new_user {
+    if plan.ns.in_userns {
         become_ns_root()?;
     }
     sys::unshare(plan.ns.unshare).step("creating namespaces")?;
-    if let Some(offsets) = &plan.ns.time_offsets {
-        std::fs::write("/proc/self/timens_offsets", offsets)
+    if let (Some(mut file), Some(offsets)) = (offsets_file, &plan.ns.time_offsets) {
+        std::io::Write::write_all(&mut file, offsets.as_bytes())
             .step("writing time namespace offsets")?;
-    }
-    if let Some(adj) = plan.process.oom_score_adj {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .step("setting oom_score_adj")?;
     }
     match sys::fork().step("forking init")? {
         Forked::Child => init::main(plan, ch, exec_listener),
