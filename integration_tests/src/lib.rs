@@ -146,6 +146,29 @@ impl Env {
         self.run_json(bundle, &id)
     }
 
+    /// The state JSON of a container.
+    pub fn state(&self, id: &str) -> Value {
+        let out = self.berth(&["state", id]);
+        assert!(out.status.success(), "state {id}: {}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// `run --detach` of the bundle as container `id`; returns its pid.
+    pub fn run_detached(&self, bundle: &Bundle, id: &str) -> i64 {
+        bundle.save();
+        let out = self.berth(&["run", "-d", "-b", bundle.arg(), id]);
+        assert!(out.status.success(), "run -d {id}: {}", text(&out));
+        self.state(id)["pid"].as_i64().unwrap()
+    }
+
+    /// `create` must fail with `needle` in its error and leave nothing.
+    pub fn create_fails(&self, bundle: &Bundle, id: &str, needle: &str) {
+        bundle.save();
+        let out = self.berth(&["create", "-b", bundle.arg(), id]);
+        assert_fails(&out, needle);
+        self.assert_gone(id);
+    }
+
     /// Asserts that nothing of container `id` remains: no state entry, no
     /// cgroup directory in any hierarchy.
     pub fn assert_gone(&self, id: &str) {
@@ -274,6 +297,17 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// The command failed and its stderr mentions `needle`.
+pub fn assert_fails(out: &Output, needle: &str) {
+    assert!(!out.status.success(), "succeeded: {}", text(out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(needle),
+        "expected {needle:?} in the error: {}",
+        text(out)
+    );
 }
 
 /// The last line of output that parses as JSON.

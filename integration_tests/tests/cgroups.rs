@@ -124,14 +124,7 @@ fn systemd_form_is_refused_clearly() {
     b.config["linux"]["cgroupsPath"] = "system.slice:berth:abc".into();
     b.save();
     let id = env.id("c");
-    let out = env.berth(&["create", "-b", b.arg(), &id]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("systemd"),
-        "{}",
-        text(&out)
-    );
-    env.assert_gone(&id);
+    env.create_fails(&b, &id, "systemd");
 }
 
 #[test]

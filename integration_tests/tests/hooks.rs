@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use berth_integration_tests::{host_ns, text, Bundle, Env};
+use berth_integration_tests::{assert_fails, host_ns, text, Bundle, Env};
 use serde_json::{json, Value};
 
 /// A hook that appends its name to `order` and saves its stdin (the
@@ -59,8 +59,7 @@ fn hooks_run_at_their_lifecycle_points_with_the_state() {
         order(&tmp.join("order")),
         ["prestart", "createRuntime", "createContainer"]
     );
-    let st: Value = serde_json::from_slice(&env.berth(&["state", &id]).stdout).unwrap();
-    let pid = st["pid"].clone();
+    let pid = env.state(&id)["pid"].clone();
     for name in ["prestart", "createRuntime", "createContainer"] {
         let s = read_state(&tmp, name);
         assert_eq!(s["status"], "creating", "{name}");
@@ -216,12 +215,7 @@ fn failing_start_container_hook_stops_and_destroys() {
     let id = env.id("c");
     assert!(env.berth(&["create", "-b", b.arg(), &id]).status.success());
     let out = env.berth(&["start", &id]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("startContainer"),
-        "{}",
-        text(&out)
-    );
+    assert_fails(&out, "startContainer");
     env.assert_gone(&id);
     assert_eq!(read_state(&env.dir, "poststop")["status"], "stopped");
 }
@@ -238,16 +232,9 @@ fn failing_poststart_hook_stops_and_destroys() {
     b.save();
     let id = env.id("c");
     assert!(env.berth(&["create", "-b", b.arg(), &id]).status.success());
-    let pid = serde_json::from_slice::<Value>(&env.berth(&["state", &id]).stdout).unwrap()["pid"]
-        .as_i64()
-        .unwrap();
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
     let out = env.berth(&["start", &id]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("poststart"),
-        "{}",
-        text(&out)
-    );
+    assert_fails(&out, "poststart");
     env.assert_gone(&id);
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     assert!(

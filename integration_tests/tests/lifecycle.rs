@@ -4,14 +4,8 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use berth_integration_tests::{parse_last_json, text, Env};
+use berth_integration_tests::{assert_fails, parse_last_json, text, Env};
 use serde_json::Value;
-
-fn state(env: &Env, id: &str) -> Value {
-    let out = env.berth(&["state", id]);
-    assert!(out.status.success(), "state: {}", text(&out));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 fn wait_status(env: &Env, id: &str, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -43,7 +37,7 @@ fn create_start_kill_delete_walks_every_status() {
         &id,
     ]);
     assert!(out.status.success(), "{}", text(&out));
-    let s = state(&env, &id);
+    let s = env.state(&id);
     assert_eq!(s["status"], "created");
     assert_eq!(s["id"], id.as_str());
     assert_eq!(s["bundle"], b.arg());
@@ -55,13 +49,13 @@ fn create_start_kill_delete_walks_every_status() {
     assert_ne!(comm.trim(), "sleep");
 
     assert!(env.berth(&["start", &id]).status.success());
-    assert_eq!(state(&env, &id)["status"], "running");
+    assert_eq!(env.state(&id)["status"], "running");
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
     assert_eq!(comm.trim(), "sleep");
 
     assert!(env.berth(&["kill", &id, "KILL"]).status.success());
     wait_status(&env, &id, "stopped");
-    assert_eq!(state(&env, &id)["pid"], 0);
+    assert_eq!(env.state(&id)["pid"], 0);
     let out = env.berth(&["delete", &id]);
     assert!(out.status.success(), "{}", text(&out));
     env.assert_gone(&id);
@@ -76,13 +70,8 @@ fn start_twice_fails_and_leaves_container_running() {
     assert!(env.berth(&["create", "-b", b.arg(), &id]).status.success());
     assert!(env.berth(&["start", &id]).status.success());
     let out = env.berth(&["start", &id]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not created"),
-        "{}",
-        text(&out)
-    );
-    assert_eq!(state(&env, &id)["status"], "running");
+    assert_fails(&out, "not created");
+    assert_eq!(env.state(&id)["status"], "running");
     assert!(env.berth(&["delete", "--force", &id]).status.success());
     env.assert_gone(&id);
 }
@@ -98,14 +87,9 @@ fn delete_running_needs_force() {
         .status
         .success());
     let out = env.berth(&["delete", &id]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--force"),
-        "{}",
-        text(&out)
-    );
-    assert_eq!(state(&env, &id)["status"], "running");
-    let pid = state(&env, &id)["pid"].as_i64().unwrap();
+    assert_fails(&out, "--force");
+    assert_eq!(env.state(&id)["status"], "running");
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
     assert!(env.berth(&["delete", "--force", &id]).status.success());
     env.assert_gone(&id);
     assert!(
@@ -122,7 +106,7 @@ fn delete_created_kills_it_like_runc() {
     let b = env.bundle("b");
     let id = env.id("c");
     assert!(env.berth(&["create", "-b", b.arg(), &id]).status.success());
-    let pid = state(&env, &id)["pid"].as_i64().unwrap();
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
     let out = env.berth(&["delete", &id]);
     assert!(out.status.success(), "{}", text(&out));
     env.assert_gone(&id);
@@ -177,13 +161,8 @@ fn duplicate_id_is_refused() {
     let id = env.id("c");
     assert!(env.berth(&["create", "-b", b.arg(), &id]).status.success());
     let out = env.berth(&["create", "-b", b.arg(), &id]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("already exists"),
-        "{}",
-        text(&out)
-    );
-    assert_eq!(state(&env, &id)["status"], "created");
+    assert_fails(&out, "already exists");
+    assert_eq!(env.state(&id)["status"], "created");
 }
 
 #[test]
@@ -231,14 +210,7 @@ fn failure_inside_init_leaves_nothing() {
     let mut b = env.bundle("b");
     b.args(&["/bin/does-not-exist"]).save();
     let id = env.id("c");
-    let out = env.berth(&["create", "-b", b.arg(), &id]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("does-not-exist"),
-        "{}",
-        text(&out)
-    );
-    env.assert_gone(&id);
+    env.create_fails(&b, &id, "does-not-exist");
 }
 
 #[test]
@@ -316,7 +288,7 @@ fn run_detach_and_keep() {
     let id = env.id("d");
     let out = env.berth(&["run", "--detach", "-b", b.arg(), &id]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(state(&env, &id)["status"], "running");
+    assert_eq!(env.state(&id)["status"], "running");
     assert!(env.berth(&["delete", "-f", &id]).status.success());
 
     let mut b = env.bundle("k");
@@ -324,7 +296,7 @@ fn run_detach_and_keep() {
     let id = env.id("k");
     let out = env.berth(&["run", "--keep", "-b", b.arg(), &id]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(state(&env, &id)["status"], "stopped");
+    assert_eq!(env.state(&id)["status"], "stopped");
     assert!(env.berth(&["delete", &id]).status.success());
     env.assert_gone(&id);
 }
@@ -374,12 +346,7 @@ fn kill_stopped_container_is_an_error() {
         .status
         .success());
     let out = env.berth(&["kill", &id, "KILL"]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("stopped"),
-        "{}",
-        text(&out)
-    );
+    assert_fails(&out, "stopped");
 }
 
 #[test]
@@ -461,7 +428,7 @@ fn concurrent_creates_of_one_id_make_one_container() {
         .filter(|s| s.success())
         .count();
     assert_eq!(ok, 1);
-    assert_eq!(state(&env, &id)["status"], "created");
+    assert_eq!(env.state(&id)["status"], "created");
 }
 
 #[test]

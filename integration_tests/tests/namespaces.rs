@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use berth_integration_tests::{host_ns, text, Env};
+use berth_integration_tests::{host_ns, Env};
 use serde_json::{json, Value};
 
 const KINDS: [(&str, &str); 6] = [
@@ -64,20 +64,9 @@ fn omitted_namespaces_are_shared_with_the_runtime() {
 fn namespaces_joined_by_path() {
     let env = Env::new("ns-join");
     let mut holder = env.bundle("holder");
-    holder.args(&["/bin/sleep", "100"]).save();
-    let hid = env.id("holder");
-    assert!(env
-        .berth(&["run", "-d", "-b", holder.arg(), &hid])
-        .status
-        .success());
-    let st: Value = serde_json::from_slice(&env.berth(&["state", &hid]).stdout).unwrap();
-    let pid = st["pid"].as_i64().unwrap();
-    let link = |k: &str| {
-        std::fs::read_link(format!("/proc/{pid}/ns/{k}"))
-            .unwrap()
-            .display()
-            .to_string()
-    };
+    holder.args(&["/bin/sleep", "100"]);
+    let pid = env.run_detached(&holder, &env.id("holder"));
+    let link = |k: &str| ns_link(pid, k);
 
     let mut b = env.bundle("b");
     b.config["linux"]["namespaces"] = json!([
@@ -109,14 +98,15 @@ fn join_path_that_does_not_exist_fails_cleanly() {
         json!({"type": "network", "path": "/proc/999999999/ns/net"});
     b.save();
     let id = env.id("c");
-    let out = env.berth(&["create", "-b", b.arg(), &id]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("linux.namespaces[net].path"),
-        "{}",
-        text(&out)
-    );
-    env.assert_gone(&id);
+    env.create_fails(&b, &id, "linux.namespaces[net].path");
+}
+
+/// The namespace link of kind `k` of process `pid`.
+fn ns_link(pid: i64, k: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{k}"))
+        .unwrap()
+        .display()
+        .to_string()
 }
 
 fn userns_bundle(env: &Env) -> berth_integration_tests::Bundle {
@@ -182,14 +172,7 @@ fn user_namespace_without_mappings_is_invalid() {
         .push(json!({"type": "user"}));
     b.save();
     let id = env.id("c");
-    let out = env.berth(&["create", "-b", b.arg(), &id]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("uidMappings"),
-        "{}",
-        text(&out)
-    );
-    env.assert_gone(&id);
+    env.create_fails(&b, &id, "uidMappings");
 }
 
 #[test]
@@ -229,18 +212,9 @@ fn user_and_time_namespaces_joined_by_path() {
         .unwrap()
         .push(json!({"type": "time"}));
     holder.config["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 86400}});
-    holder.args(&["/bin/sleep", "100"]).save();
-    let hid = env.id("holder");
-    let out = env.berth(&["run", "-d", "-b", holder.arg(), &hid]);
-    assert!(out.status.success(), "{}", text(&out));
-    let st: Value = serde_json::from_slice(&env.berth(&["state", &hid]).stdout).unwrap();
-    let pid = st["pid"].as_i64().unwrap();
-    let link = |k: &str| {
-        std::fs::read_link(format!("/proc/{pid}/ns/{k}"))
-            .unwrap()
-            .display()
-            .to_string()
-    };
+    holder.args(&["/bin/sleep", "100"]);
+    let pid = env.run_detached(&holder, &env.id("holder"));
+    let link = |k: &str| ns_link(pid, k);
 
     let mut b = env.bundle("joiner");
     let nss = b.config["linux"]["namespaces"].as_array_mut().unwrap();

@@ -2,7 +2,7 @@
 //! no_new_privs, rlimits, oom_score_adj, I/O priority, scheduler,
 //! personality.
 
-use berth_integration_tests::{cap_bit, cap_mask, text, Env};
+use berth_integration_tests::{cap_bit, cap_mask, Env};
 use serde_json::json;
 
 #[test]
@@ -51,14 +51,7 @@ fn cwd_that_is_a_file_fails_cleanly() {
     b.config["process"]["cwd"] = "/etc/passwd".into();
     b.save();
     let id = env.id("c");
-    let out = env.berth(&["create", "-b", b.arg(), &id]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("cwd"),
-        "{}",
-        text(&out)
-    );
-    env.assert_gone(&id);
+    env.create_fails(&b, &id, "cwd");
 }
 
 #[test]
@@ -193,14 +186,7 @@ fn rlimit_above_the_host_hard_limit_fails_cleanly() {
     if u64::from_str_radix(&bnd, 16).unwrap() & cap_bit("CAP_SYS_RESOURCE") != 0 {
         return;
     }
-    let out = env.berth(&["create", "-b", b.arg(), &id]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("setrlimit"),
-        "{}",
-        text(&out)
-    );
-    env.assert_gone(&id);
+    env.create_fails(&b, &id, "setrlimit");
 }
 
 #[test]

@@ -351,12 +351,5 @@ fn non_namespaced_sysctl_is_refused() {
     b.config["linux"]["sysctl"] = json!({"kernel.panic": "5"});
     b.save();
     let id = env.id("c");
-    let out = env.berth(&["create", "-b", b.arg(), &id]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("kernel.panic"),
-        "{}",
-        text(&out)
-    );
-    env.assert_gone(&id);
+    env.create_fails(&b, &id, "kernel.panic");
 }

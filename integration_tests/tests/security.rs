@@ -6,11 +6,7 @@ use std::os::unix::fs::{symlink, MetadataExt};
 use std::os::unix::process::CommandExt;
 
 use berth_integration_tests::{run_captured, text, Env};
-use serde_json::{json, Value};
-
-fn state(env: &Env, id: &str) -> Value {
-    serde_json::from_slice(&env.berth(&["state", id]).stdout).unwrap()
-}
+use serde_json::json;
 
 /// A host directory whose contents must never change.
 fn canary(env: &Env) -> std::path::PathBuf {
@@ -40,7 +36,7 @@ fn init_is_not_dumpable_before_exec() {
     b.save();
     let id = env.id("c");
     assert!(env.berth(&["create", "-b", b.arg(), &id]).status.success());
-    let pid = state(&env, &id)["pid"].as_i64().unwrap();
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
     let meta = fs::metadata(format!("/proc/{pid}/environ")).unwrap();
     assert_eq!(meta.uid(), 0, "init is dumpable while waiting for start");
     // The exe link, which would name the runtime binary, is out of reach
@@ -169,14 +165,7 @@ fn proc_mount_onto_a_symlink_is_refused() {
     fs::remove_dir(b.rootfs().join("proc")).unwrap();
     symlink(&c, b.rootfs().join("proc")).unwrap();
     let id = env.id("c");
-    let out = env.berth(&["create", "-b", b.arg(), &id]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("mounting /proc"),
-        "{}",
-        text(&out)
-    );
-    env.assert_gone(&id);
+    env.create_fails(&b, &id, "mounting /proc");
     assert_canary_intact(&c);
 }
 
@@ -191,14 +180,7 @@ fn masking_refuses_a_fake_dev_null() {
     fs::write(b.rootfs().join("dev/null"), "").unwrap();
     b.save();
     let id = env.id("c");
-    let out = env.berth(&["create", "-b", b.arg(), &id]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not the null device"),
-        "{}",
-        text(&out)
-    );
-    env.assert_gone(&id);
+    env.create_fails(&b, &id, "not the null device");
 }
 
 #[test]
@@ -216,14 +198,7 @@ fn sysctl_writes_only_through_procfs() {
     fs::write(b.rootfs().join("proc/sys/net/ipv4/ip_forward"), "0").unwrap();
     b.save();
     let id = env.id("c");
-    let out = env.berth(&["create", "-b", b.arg(), &id]);
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not on procfs"),
-        "{}",
-        text(&out)
-    );
-    env.assert_gone(&id);
+    env.create_fails(&b, &id, "not on procfs");
 }
 
 #[test]

@@ -3,11 +3,11 @@
 //!
 //! ```text
 //! runtime                      intermediate                 init
-//!    │  fork ───────────────────▶ │ join namespaces by path
+//!    │  clone3 into the v2 cgroup │ join v1 cgroups itself
+//!    │  (or fork) ──────────────▶ │ join namespaces by path
 //!    │                           │ [new userns] unshare(USER)
 //!    │ ◀──────── UserNsReady ─── │
 //!    │ write uid/gid maps        │
-//!    │ join cgroups              │
 //!    │ ── Continue ────────────▶ │ unshare other namespaces
 //!    │                           │ fork ─────────────────────▶ │ (pid 1 of a new pid ns)
 //!    │ ◀─────────── InitPid ──── │ exit                       │

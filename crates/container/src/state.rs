@@ -159,7 +159,7 @@ impl StateDir {
         crate::id::validate(id)?;
         let dir = Self::lock(id, root.join(id))?;
         // A concurrent delete may have removed it while we waited.
-        if !dir.path.join(STATE_FILE).exists() && !dir.path.exists() {
+        if !dir.path.exists() {
             return Err(Error::NotFound(id.into()));
         }
         Ok(dir)
