@@ -154,3 +154,35 @@ fn processes_left_in_the_cgroup_are_killed_on_delete() {
     assert!(out.status.success(), "{}", text(&out));
     env.assert_gone(&id);
 }
+
+#[test]
+fn delete_spares_other_processes_of_a_shared_cgroup() {
+    // A container with its own pid namespace in a cgroup that also holds
+    // another process: delete kills the container, not its neighbour.
+    let env = Env::new("cg-neighbour");
+    let name = env.id("shared");
+    let shared = PathBuf::from("/sys/fs/cgroup/cpu").join(&name);
+    fs::create_dir(&shared).unwrap();
+    let mut neighbour = std::process::Command::new("sleep")
+        .arg("100")
+        .spawn()
+        .unwrap();
+    fs::write(shared.join("cgroup.procs"), neighbour.id().to_string()).unwrap();
+    let mut b = env.bundle("b");
+    b.config["linux"]["cgroupsPath"] = format!("/{name}").into();
+    b.args(&["/bin/sleep", "100"]);
+    let id = env.id("c");
+    env.run_detached(&b, &id);
+    let out = env.berth(&["delete", "--force", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let alive = neighbour.try_wait().unwrap().is_none();
+    neighbour.kill().unwrap();
+    neighbour.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    fs::remove_dir(&shared).unwrap();
+    assert!(
+        alive,
+        "delete killed a process that was not the container's"
+    );
+    env.assert_gone(&name);
+}

@@ -65,6 +65,11 @@ pub struct ContainerState {
     pub poststart: Vec<Hook>,
     #[serde(default)]
     pub poststop: Vec<Hook>,
+    /// True when the container has its own pid namespace: killing init
+    /// then ends every process in it, and nothing else in the cgroup
+    /// (which may be shared) is touched.
+    #[serde(default)]
+    pub own_pid_ns: bool,
 }
 
 /// The state JSON of runtime-spec (plus runc's extra fields), as `state`

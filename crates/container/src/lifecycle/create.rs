@@ -63,6 +63,7 @@ pub fn create(opts: &CreateOptions) -> Result<ContainerState, Error> {
         cgroup: Default::default(),
         poststart: hook_list(&spec, |h| h.poststart()),
         poststop: hook_list(&spec, |h| h.poststop()),
+        own_pid_ns: plan.ns.new_pid,
     };
     let cgroup = match Cgroup::create(&layout, &cg_path) {
         Ok(c) => c,

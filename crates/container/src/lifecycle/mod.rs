@@ -7,6 +7,7 @@ pub mod query;
 pub mod run;
 pub mod start;
 
+use std::os::fd::AsFd;
 use std::path::Path;
 
 use berth_cgroups::Cgroup;
@@ -32,8 +33,15 @@ fn open(root: &Path, id: &str) -> Result<(StateDir, ContainerState), Error> {
 
 /// Kills whatever is left in the container's cgroup and the init, waiting
 /// for each to be gone.
+/// Kills the container's processes and waits for them: init, and when
+/// the container shares a pid namespace (so init's death ends nothing
+/// else), every process in its cgroup too, as runc does.
 fn kill_all(state: &ContainerState, cgroup: &Cgroup) {
-    let mut pids = cgroup.procs();
+    let mut pids = if state.own_pid_ns {
+        Vec::new()
+    } else {
+        cgroup.procs()
+    };
     if state.pid > 0 && crate::state::process_alive(state.pid, state.start_time) {
         pids.push(state.pid);
     }
@@ -42,7 +50,10 @@ fn kill_all(state: &ContainerState, cgroup: &Cgroup) {
         .filter_map(|p| sys::pidfd_open(p).ok())
         .collect();
     for fd in &fds {
-        crate::spawn::kill_and_wait(fd);
+        let _ = sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
+    }
+    for fd in &fds {
+        let _ = sys::poll_readable(fd.as_fd(), 5000);
     }
 }
 
