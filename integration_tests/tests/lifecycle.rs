@@ -265,19 +265,12 @@ fn run_forwards_signals_to_the_container() {
         assert!(Instant::now() < deadline, "container never became ready");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // SAFETY-free: signal the berth process itself, as a user pressing ^C would.
-    nix_kill(child.id() as i32, libc::SIGTERM);
+    // Signal the berth process itself, as a user pressing ^C would.
+    // SAFETY: kill(2) with our own child's pid, which it still is (not
+    // yet waited for).
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     assert_eq!(child.wait().unwrap().code(), Some(42));
     env.assert_gone(&id);
-}
-
-fn nix_kill(pid: i32, sig: i32) {
-    let status = std::process::Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 #[test]
