@@ -16,6 +16,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -61,6 +63,19 @@ pub struct Env {
     pub dir: PathBuf,
     pub root: PathBuf,
     name: String,
+    /// Init pids of the containers this test made, reaped on drop.
+    inits: Mutex<Vec<i32>>,
+}
+
+/// The test process becomes a subreaper: the init of every container
+/// created by `berth create` or `run -d` becomes its child once the
+/// runtime exits, so the test can reap it instead of leaving a zombie.
+fn become_subreaper() {
+    static ONCE: Once = Once::new();
+    // SAFETY: prctl with integer arguments only.
+    ONCE.call_once(|| unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    });
 }
 
 impl Env {
@@ -70,10 +85,12 @@ impl Env {
         let dir = std::env::temp_dir().join(&name);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
+        become_subreaper();
         Env {
             root: dir.join("state"),
             dir,
             name,
+            inits: Mutex::new(Vec::new()),
         }
     }
 
@@ -119,7 +136,24 @@ impl Env {
     /// pipes: a created container's init inherits the runtime's stdio (as
     /// with runc), so a pipe would stay open for the container's lifetime.
     pub fn berth(&self, args: &[&str]) -> Output {
-        run_captured(self.command(args), &self.dir)
+        let out = run_captured(self.command(args), &self.dir);
+        let detached = args.contains(&"create")
+            || (args.contains(&"run") && (args.contains(&"-d") || args.contains(&"--detach")));
+        if detached && out.status.success() {
+            if let Some(id) = args.last() {
+                self.remember_init(id);
+            }
+        }
+        out
+    }
+
+    fn remember_init(&self, id: &str) {
+        let out = run_captured(self.command(&["state", id]), &self.dir);
+        if let Ok(v) = serde_json::from_slice::<Value>(&out.stdout) {
+            if let Some(pid) = v["pid"].as_i64().filter(|p| *p > 0) {
+                self.inits.lock().unwrap().push(pid as i32);
+            }
+        }
     }
 
     /// The command, for tests that need to spawn it themselves.
@@ -186,10 +220,27 @@ impl Drop for Env {
         if let Ok(entries) = fs::read_dir(&self.root) {
             for e in entries.flatten() {
                 let id = e.file_name().to_string_lossy().into_owned();
+                self.remember_init(&id);
                 let _ = self.berth(&["delete", "--force", &id]);
             }
         }
+        for pid in self.inits.lock().unwrap().drain(..) {
+            reap(pid);
+        }
         let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Reaps `pid` if it is our (dead or dying) child; gives up after 2 s.
+fn reap(pid: i32) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        // SAFETY: waitpid on one pid with WNOHANG and a null status pointer.
+        let r = unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+        if r != 0 || Instant::now() > deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

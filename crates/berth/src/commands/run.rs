@@ -18,8 +18,10 @@ pub fn run(root: &Path, r: liboci_cli::Run) -> anyhow::Result<u8> {
         create: super::create::options(root, &create)?,
         detach: r.detach,
         keep: r.keep,
-        no_subreaper: r.no_subreaper,
     };
+    // --no-subreaper is accepted and has no effect: init is the runtime's
+    // grandchild, which only a subreaper can wait for.
+    let _ = r.no_subreaper;
     let code = berth_container::run(&opts)
         .with_context(|| format!("running container {:?}", create.container_id))?;
     Ok(code.clamp(0, 255) as u8)

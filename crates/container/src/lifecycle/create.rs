@@ -29,6 +29,12 @@ pub struct CreateOptions {
 /// nothing is left behind: no state directory, cgroup or process.
 pub fn create(opts: &CreateOptions) -> Result<ContainerState, Error> {
     id::validate(&opts.id)?;
+    // Init is orphaned when the intermediate exits. As a subreaper the
+    // runtime inherits it, so a failed create can reap what it killed;
+    // after a successful create init passes on to our own reaper, as
+    // with runc.
+    crate::sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0)
+        .map_err(Error::spawn("becoming a subreaper"))?;
     let bundle =
         std::fs::canonicalize(&opts.bundle).map_err(Error::io("opening bundle", &opts.bundle))?;
     let spec = config::load(&bundle)?;

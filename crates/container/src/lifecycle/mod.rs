@@ -8,6 +8,9 @@ pub mod run;
 pub mod start;
 
 use std::os::fd::AsFd;
+
+use nix::sys::wait::{waitpid, WaitPidFlag};
+use nix::unistd::Pid;
 use std::path::Path;
 
 use berth_cgroups::Cgroup;
@@ -45,15 +48,17 @@ fn kill_all(state: &ContainerState, cgroup: &Cgroup) {
     if state.pid > 0 && crate::state::process_alive(state.pid, state.start_time) {
         pids.push(state.pid);
     }
-    let fds: Vec<_> = pids
+    let (fds, pids): (Vec<_>, Vec<_>) = pids
         .into_iter()
-        .filter_map(|p| sys::pidfd_open(p).ok())
-        .collect();
+        .filter_map(|p| sys::pidfd_open(p).ok().map(|fd| (fd, p)))
+        .unzip();
     for fd in &fds {
         let _ = sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
     }
-    for fd in &fds {
+    for (fd, pid) in fds.iter().zip(pids) {
         let _ = sys::poll_readable(fd.as_fd(), 5000);
+        // Reap it when it is our child (run, or a create that failed).
+        let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
     }
 }
 

@@ -6,14 +6,13 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::create::{create, CreateOptions};
-use crate::{sys, Error};
+use crate::Error;
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     pub create: CreateOptions,
     pub detach: bool,
     pub keep: bool,
-    pub no_subreaper: bool,
 }
 
 /// Returns the container's exit code (128+signal when killed by one); 0
@@ -22,13 +21,9 @@ pub fn run(opts: &RunOptions) -> Result<i32, Error> {
     let root = &opts.create.root;
     let id = &opts.create.id;
     if !opts.detach {
-        // Init is our grandchild; as a subreaper we inherit it when the
-        // intermediate exits. All signals wait in the mask until the loop
+        // Init is our grandchild; create makes us a subreaper, so we
+        // inherit it when the intermediate exits. All signals wait in the mask until the loop
         // below forwards them; the container resets its mask before exec.
-        if !opts.no_subreaper {
-            sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0)
-                .map_err(Error::spawn("becoming a subreaper"))?;
-        }
         SigSet::all()
             .thread_block()
             .map_err(|e| Error::spawn("blocking signals")(e.into()))?;

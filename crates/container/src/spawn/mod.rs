@@ -80,6 +80,12 @@ impl Drop for Spawned {
     fn drop(&mut self) {
         if let Some(fd) = self.pidfd.take() {
             kill_and_wait(&fd);
+            // The runtime is a subreaper during create, so the orphaned
+            // init is its child by now: reap it rather than leave a zombie.
+            let _ = nix::sys::wait::waitpid(
+                nix::unistd::Pid::from_raw(self.pid),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            );
         }
     }
 }
