@@ -38,6 +38,8 @@ pub enum Command {
     List(List),
     /// Write a default config.json
     Spec(liboci_cli::Spec),
+    /// Run a process in a created or running container
+    Exec(liboci_cli::Exec),
     #[command(external_subcommand)]
     Other(Vec<String>),
 }

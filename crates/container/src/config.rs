@@ -50,6 +50,11 @@ fn validate_process(spec: &Spec) -> Result<(), Error> {
             "is required to create a container",
         ));
     };
+    validate_process_fields(p)
+}
+
+/// The checks of `process`, shared with `exec`'s process.
+pub(crate) fn validate_process_fields(p: &oci_spec::runtime::Process) -> Result<(), Error> {
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(Error::invalid("process.args", "must name a program"));
     }

@@ -47,7 +47,7 @@ pub enum Error {
         step: &'static str,
         source: io::Error,
     },
-    #[error("container init: {0}")]
+    #[error("inside the container: {0}")]
     Child(String),
     #[error("container init exited before {0}")]
     ChildGone(&'static str),

@@ -21,8 +21,9 @@ mod sys;
 
 pub use error::Error;
 pub use lifecycle::{
-    create::create, create::CreateOptions, delete::delete, kill::kill, kill::parse_signal,
-    query::list, query::state, run::run, run::RunOptions, start::start,
+    create::create, create::CreateOptions, delete::delete, exec::exec, exec::ExecArgs,
+    exec::ExecOptions, exec::ExecProcess, kill::kill, kill::parse_signal, query::list,
+    query::state, run::run, run::RunOptions, start::start,
 };
 pub use state::{ContainerState, Status};
 

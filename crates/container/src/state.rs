@@ -70,6 +70,10 @@ pub struct ContainerState {
     /// (which may be shared) is touched.
     #[serde(default)]
     pub own_pid_ns: bool,
+    /// The container's `process`, the base of every `exec` (as runc
+    /// builds exec processes from it).
+    #[serde(default)]
+    pub process: Option<oci_spec::runtime::Process>,
 }
 
 /// The state JSON of runtime-spec (plus runc's extra fields), as `state`

@@ -1,6 +1,7 @@
 //! One function per subcommand: options in, library call, output.
 
 mod create;
+mod exec;
 mod list;
 mod run;
 mod simple;
@@ -37,10 +38,10 @@ pub fn dispatch(cmd: Command, g: &GlobalOpts) -> anyhow::Result<u8> {
         Command::Delete(d) => simple::delete(&root, &d.container_id, d.force).map(|_| 0),
         Command::List(l) => list::list(&root, &l).map(|_| 0),
         Command::Spec(s) => spec::spec(&s).map(|_| 0),
+        Command::Exec(e) => exec::exec(&root, e),
         Command::Other(args) => {
             let name = args.first().map(String::as_str).unwrap_or_default();
             let known = [
-                "exec",
                 "ps",
                 "pause",
                 "resume",

@@ -70,6 +70,7 @@ pub fn create(opts: &CreateOptions) -> Result<ContainerState, Error> {
         poststart: hook_list(&spec, |h| h.poststart()),
         poststop: hook_list(&spec, |h| h.poststop()),
         own_pid_ns: plan.ns.new_pid,
+        process: spec.process().clone(),
     };
     let cgroup = match Cgroup::create(&layout, &cg_path) {
         Ok(c) => c,

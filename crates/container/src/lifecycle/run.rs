@@ -50,7 +50,7 @@ pub fn run(opts: &RunOptions) -> Result<i32, Error> {
 
 /// Waits for `pid`, forwarding every signal but SIGCHLD to it and reaping
 /// any other child that reaches us.
-fn wait_forwarding(pid: i32) -> Result<i32, Error> {
+pub(super) fn wait_forwarding(pid: i32) -> Result<i32, Error> {
     let all = SigSet::all();
     let init = Pid::from_raw(pid);
     loop {

@@ -82,7 +82,7 @@ fn run(plan: &Plan, ch: &Channel, exec_listener: &OwnedFd) -> StepResult<Infalli
 
 /// Closes every descriptor except stdio, the preserved ones and `keep`,
 /// so nothing of the host reaches the container (CVE-2024-21626 class).
-fn close_other_fds(preserve: u32, keep: &[i32]) -> StepResult {
+pub(super) fn close_other_fds(preserve: u32, keep: &[i32]) -> StepResult {
     let mut keep: Vec<u32> = keep.iter().map(|&k| k as u32).collect();
     keep.sort_unstable();
     let mut next = 3 + preserve;

@@ -74,7 +74,7 @@ fn run(plan: &Plan, ch: &Channel, exec_listener: &OwnedFd, cgroups: &JoinFds) ->
 }
 
 /// Root inside the new user namespace, when the maps give it a root.
-fn become_ns_root() -> StepResult {
+pub(super) fn become_ns_root() -> StepResult {
     for (what, res) in [
         ("setresgid(0)", sys::setresgid(0)),
         ("setresuid(0)", sys::setresuid(0)),

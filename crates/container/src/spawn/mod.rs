@@ -16,6 +16,7 @@
 //!
 //! Nothing is re-executed: the children inherit the plan in memory.
 
+pub mod exec;
 mod init;
 mod intermediate;
 mod process;
@@ -126,7 +127,7 @@ pub fn spawn(input: &SpawnInput<'_>) -> Result<Spawned, Error> {
 
 /// Forks the intermediate, straight into the v2 cgroup when there is one
 /// and the kernel allows it. Returns whether it was placed there.
-fn fork_intermediate(join: &JoinFds) -> Result<(Forked, bool), Error> {
+pub(super) fn fork_intermediate(join: &JoinFds) -> Result<(Forked, bool), Error> {
     if let Some(dir) = &join.v2_dir {
         match sys::fork_into_cgroup(dir.as_fd()) {
             Ok(f) => return Ok((f, true)),
@@ -148,7 +149,7 @@ fn fork_intermediate(join: &JoinFds) -> Result<(Forked, bool), Error> {
 
 /// Writes the intermediate's pid into the v2 cgroup when clone3 could
 /// not place it there.
-fn v2_fallback(join: &JoinFds, joined: bool, ipid: i32) -> Result<(), Error> {
+pub(super) fn v2_fallback(join: &JoinFds, joined: bool, ipid: i32) -> Result<(), Error> {
     match &join.v2_procs {
         Some(procs) if !joined => {
             std::fs::write(procs, ipid.to_string()).map_err(Error::io("joining cgroup", procs))
@@ -198,6 +199,6 @@ fn write_id_maps(pid: i32, uid_map: &str, gid_map: &str) -> Result<(), Error> {
 }
 
 /// Reaps the intermediate process (it exits as soon as init exists).
-fn reap(pid: i32) {
+pub(super) fn reap(pid: i32) {
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
 }

@@ -1,0 +1,124 @@
+//! The spawn path of `exec`: a process that joins a running container.
+//!
+//! The runtime forks an intermediate (into the v2 cgroup with clone3
+//! where there is one) that moves itself into the v1 cgroups, joins every
+//! namespace of the container's init (user first) and forks the process,
+//! which enters the pid namespace that way. That process sets its limits,
+//! ids, cwd and capabilities and executes the program; the handshake
+//! socket closes on execve, which tells the runtime it succeeded.
+//! No rootfs work: joining the mount namespace puts the process at the
+//! container's root.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use berth_cgroups::{Cgroup, JoinFds};
+
+use super::{fork_intermediate, process, reap, v2_fallback, Step, StepError, StepResult};
+use crate::channel::{Channel, Msg};
+use crate::plan::ProcessPlan;
+use crate::sys::{self, Forked};
+use crate::Error;
+
+/// What `exec` needs to start its process.
+pub struct ExecInput<'a> {
+    pub process: &'a ProcessPlan,
+    /// Namespaces of the container to join, user first.
+    pub joins: &'a [(OwnedFd, i32)],
+    pub in_userns: bool,
+    pub cgroup: &'a Cgroup,
+    pub preserve_fds: u32,
+}
+
+/// Starts the process; returns its host pid once it has executed the
+/// program.
+pub fn spawn_exec(input: &ExecInput<'_>) -> Result<i32, Error> {
+    let (parent, child) = Channel::pair()?;
+    let join = input.cgroup.join_fds()?;
+    let (forked, v2_joined) = fork_intermediate(&join)?;
+    match forked {
+        Forked::Child => {
+            drop(parent);
+            let result = intermediate(input, &child, &join);
+            if let Err(e) = result {
+                let _ = child.send(&Msg::Error(e.0));
+                sys::exit_now(1);
+            }
+            sys::exit_now(0)
+        }
+        Forked::Parent(ipid) => {
+            drop(child);
+            let result = v2_fallback(&join, v2_joined, ipid).and_then(|()| drive(&parent));
+            if result.is_err() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(ipid),
+                    nix::sys::signal::SIGKILL,
+                );
+            }
+            reap(ipid);
+            result
+        }
+    }
+}
+
+/// The runtime's side: the pid, then EOF (executed) or an error.
+fn drive(ch: &Channel) -> Result<i32, Error> {
+    ch.send(&Msg::Continue)
+        .map_err(Error::spawn("sending Continue"))?;
+    let Msg::InitPid(pid) = ch.expect("InitPid", |m| matches!(m, Msg::InitPid(_)))? else {
+        return Err(Error::ChildGone("InitPid"));
+    };
+    let err = match ch.recv().map_err(Error::spawn("reading the handshake")) {
+        Ok(None) => return Ok(pid),
+        Ok(Some(Msg::Error(e))) => Error::Child(e),
+        Ok(Some(m)) => Error::Protocol {
+            expected: "EOF at exec",
+            got: format!("{m:?}"),
+        },
+        Err(e) => e,
+    };
+    // A process that failed is killed and reaped here: it lives in the
+    // container's pid namespace, whose init cannot finish exiting while a
+    // zombie of that namespace waits for a reaper.
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+    reap(pid);
+    Err(err)
+}
+
+fn intermediate(input: &ExecInput<'_>, ch: &Channel, cgroups: &JoinFds) -> StepResult {
+    sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).step("making the process non-dumpable")?;
+    cgroups
+        .join_v1_self()
+        .step("joining the container's cgroups")?;
+    // The runtime has joined us to the v2 cgroup (without clone3) by now.
+    ch.expect("Continue", |m| *m == Msg::Continue)
+        .map_err(|e| StepError(e.to_string()))?;
+    for (fd, flag) in input.joins {
+        sys::setns(fd.as_fd(), *flag)
+            .step_with(|| format!("joining the container's namespace {flag:#x}"))?;
+    }
+    if input.in_userns {
+        super::intermediate::become_ns_root()?;
+    }
+    match sys::fork().step("forking the process")? {
+        Forked::Child => {
+            let Err(e) = run(input, ch);
+            let _ = ch.send(&Msg::Error(e.0));
+            sys::exit_now(127)
+        }
+        Forked::Parent(pid) => ch.send(&Msg::InitPid(pid)).step("sending InitPid"),
+    }
+}
+
+/// The process itself, from fork to execve.
+fn run(input: &ExecInput<'_>, ch: &Channel) -> StepResult<std::convert::Infallible> {
+    let p = input.process;
+    super::init::close_other_fds(input.preserve_fds, &[ch.as_fd().as_raw_fd()])?;
+    process::apply_limits(p)?;
+    process::become_user(p)?;
+    process::enter_cwd(p)?;
+    process::set_caps(p)?;
+    let exe = process::find_exec(p)?;
+    sys::reset_signals();
+    let err = sys::execve(exe, &p.argv, &p.envp);
+    Err(StepError(format!("exec {}: {err}", exe.to_string_lossy())))
+}
