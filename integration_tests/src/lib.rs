@@ -232,7 +232,7 @@ impl Drop for Env {
 }
 
 /// Reaps `pid` if it is our (dead or dying) child; gives up after 2 s.
-fn reap(pid: i32) {
+pub fn reap(pid: i32) {
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
         // SAFETY: waitpid on one pid with WNOHANG and a null status pointer.

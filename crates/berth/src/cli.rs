@@ -40,6 +40,10 @@ pub enum Command {
     Spec(liboci_cli::Spec),
     /// Run a process in a created or running container
     Exec(liboci_cli::Exec),
+    /// List the processes of a container
+    Ps(liboci_cli::Ps),
+    /// Print the features this build supports (runtime-spec features JSON)
+    Features(liboci_cli::Features),
     #[command(external_subcommand)]
     Other(Vec<String>),
 }

@@ -9,6 +9,7 @@
 mod channel;
 pub mod config;
 mod error;
+pub mod features;
 mod hooks;
 pub mod id;
 pub mod lifecycle;
@@ -22,7 +23,7 @@ mod sys;
 pub use error::Error;
 pub use lifecycle::{
     create::create, create::CreateOptions, delete::delete, exec::exec, exec::ExecArgs,
-    exec::ExecOptions, exec::ExecProcess, kill::kill, kill::parse_signal, query::list,
+    exec::ExecOptions, exec::ExecProcess, kill::kill, kill::parse_signal, query::list, query::pids,
     query::state, run::run, run::RunOptions, start::start,
 };
 pub use state::{ContainerState, Status};

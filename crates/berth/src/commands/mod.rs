@@ -3,6 +3,7 @@
 mod create;
 mod exec;
 mod list;
+mod ps;
 mod run;
 mod simple;
 mod spec;
@@ -39,15 +40,21 @@ pub fn dispatch(cmd: Command, g: &GlobalOpts) -> anyhow::Result<u8> {
         Command::List(l) => list::list(&root, &l).map(|_| 0),
         Command::Spec(s) => spec::spec(&s).map(|_| 0),
         Command::Exec(e) => exec::exec(&root, e),
+        Command::Ps(p) => ps::ps(&root, &p).map(|_| 0),
+        Command::Features(_) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&berth_container::features::features())?
+            );
+            Ok(0)
+        }
         Command::Other(args) => {
             let name = args.first().map(String::as_str).unwrap_or_default();
             let known = [
-                "ps",
                 "pause",
                 "resume",
                 "update",
                 "events",
-                "features",
                 "checkpoint",
                 "restore",
             ];

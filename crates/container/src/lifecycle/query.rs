@@ -37,3 +37,11 @@ pub fn list(root: &Path) -> Result<Vec<(ContainerState, Status)>, Error> {
     }
     Ok(out)
 }
+
+/// Host pids of every process in the container's cgroup (`ps`).
+pub fn pids(root: &Path, id: &str) -> Result<Vec<i32>, Error> {
+    let (s, _) = state(root, id)?;
+    let mut pids = berth_cgroups::Cgroup::from_record(s.cgroup).procs();
+    pids.sort_unstable();
+    Ok(pids)
+}

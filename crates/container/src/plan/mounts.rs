@@ -341,3 +341,77 @@ mod tests {
         );
     }
 }
+
+/// Every mount option this runtime understands (as flags, propagation or
+/// recursive attributes), for `features`; a test keeps it honest.
+pub const KNOWN_OPTIONS: &[&str] = &[
+    "acl",
+    "noacl",
+    "async",
+    "sync",
+    "atime",
+    "noatime",
+    "bind",
+    "rbind",
+    "defaults",
+    "dev",
+    "nodev",
+    "diratime",
+    "nodiratime",
+    "dirsync",
+    "exec",
+    "noexec",
+    "iversion",
+    "noiversion",
+    "lazytime",
+    "nolazytime",
+    "loud",
+    "silent",
+    "mand",
+    "nomand",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "nostrictatime",
+    "remount",
+    "ro",
+    "rw",
+    "suid",
+    "nosuid",
+    "nosymfollow",
+    "symfollow",
+    "private",
+    "rprivate",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "unbindable",
+    "runbindable",
+    "rro",
+    "rrw",
+    "rnosuid",
+    "rsuid",
+    "rnodev",
+    "rdev",
+    "rnoexec",
+    "rexec",
+    "rnodiratime",
+    "rdiratime",
+    "rnosymfollow",
+    "rsymfollow",
+    "rrelatime",
+    "rnoatime",
+    "rstrictatime",
+];
+
+#[cfg(test)]
+mod known_options {
+    #[test]
+    fn every_listed_option_is_understood() {
+        for opt in super::KNOWN_OPTIONS {
+            let o = super::MountOptions::parse(&[opt.to_string()]).unwrap();
+            assert!(o.data.is_empty(), "{opt} would be passed as fs data");
+        }
+    }
+}

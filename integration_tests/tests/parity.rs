@@ -1,0 +1,267 @@
+//! runc command-line parity: ps, features, kill --all, and the exact call
+//! shapes containerd's runc shim, conmon and buildah send
+//! (shared/notes/engines.md).
+
+use std::fs;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use berth_integration_tests::{berth_bin, parse_last_json, reap, run_captured, text, Env};
+use serde_json::{json, Value};
+
+fn wait_stopped(env: &Env, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while env.state(id)["status"] != "stopped" {
+        assert!(Instant::now() < deadline, "{id} never stopped");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn ps_lists_the_container_processes() {
+    let env = Env::new("ps");
+    let mut b = env.bundle("b");
+    b.args(&["/bin/sleep", "1000"]);
+    let id = env.id("c");
+    let init = env.run_detached(&b, &id);
+    let pid_file = env.dir.join("exec.pid");
+    assert!(env
+        .berth(&[
+            "exec",
+            "-d",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+            "/bin/sleep",
+            "999"
+        ])
+        .status
+        .success());
+    let exec: i64 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let out = env.berth(&["ps", "--format", "json", &id]);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+        json!([init, exec]),
+        "{}",
+        text(&out)
+    );
+    let out = env.berth(&["ps", &id, "-o", "pid,args"]);
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(
+        lines[0].contains("PID")
+            && lines[1].contains("sleep 1000")
+            && lines[2].contains("sleep 999"),
+        "{table}"
+    );
+    // Reap the detached exec'd process as delete ends it (we are its subreaper).
+    let mut delete = env.command(&["delete", "-f", &id]).spawn().unwrap();
+    // SAFETY: waitpid on our own child.
+    unsafe { libc::waitpid(exec as i32, std::ptr::null_mut(), 0) };
+    assert!(delete.wait().unwrap().success());
+}
+
+#[test]
+fn features_describe_this_build() {
+    let env = Env::new("features");
+    let out = env.berth(&["features"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let f: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(f["ociVersionMin"], "1.0.0");
+    assert!(f["ociVersionMax"].as_str().unwrap().starts_with("1."));
+    assert_eq!(f["linux"]["namespaces"].as_array().unwrap().len(), 8);
+    assert_eq!(f["linux"]["seccomp"]["enabled"], false);
+    let opts: Vec<&str> = f["mountOptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(opts.contains(&"rro") && opts.contains(&"rbind") && !opts.contains(&"idmap"));
+    assert!(f["linux"]["capabilities"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("CAP_SYS_ADMIN")));
+}
+
+#[test]
+fn kill_all_signals_every_process() {
+    let env = Env::new("killall");
+    let mut b = env.bundle("b");
+    b.args(&["/bin/sh", "-c", "sleep 1000 & sleep 1000 & wait"]);
+    let id = env.id("c");
+    env.run_detached(&b, &id);
+    std::thread::sleep(Duration::from_millis(200));
+    let pids = |env: &Env| {
+        serde_json::from_slice::<Value>(&env.berth(&["ps", "-f", "json", &id]).stdout).unwrap()
+    };
+    assert_eq!(pids(&env).as_array().unwrap().len(), 3);
+    let out = env.berth(&["kill", "--all", &id, "KILL"]);
+    assert!(out.status.success(), "{}", text(&out));
+    wait_stopped(&env, &id);
+    assert!(env.berth(&["delete", &id]).status.success());
+    env.assert_gone(&id);
+}
+
+/// Runs berth with exactly `args` (no --root added by the harness).
+fn raw(env: &Env, args: &[&str]) -> std::process::Output {
+    let mut c = Command::new(berth_bin());
+    c.args(args);
+    run_captured(c, &env.dir)
+}
+
+#[test]
+fn containerd_runc_shim_call_shapes() {
+    let env = Env::new("shape-containerd");
+    let mut b = env.bundle("b");
+    b.args(&["/bin/sleep", "1000"]).save();
+    let (root, bundle) = (env.root.to_str().unwrap(), b.arg());
+    let log = format!("{bundle}/log.json");
+    let id = env.id("c");
+    let g = [
+        "--root",
+        root,
+        "--log",
+        log.as_str(),
+        "--log-format",
+        "json",
+    ];
+    let call = |rest: &[&str]| {
+        let mut a = g.to_vec();
+        a.extend_from_slice(rest);
+        let out = raw(&env, &a);
+        assert!(out.status.success(), "{a:?}: {}", text(&out));
+        out
+    };
+    let pid_file = format!("{bundle}/init.pid");
+    call(&[
+        "create",
+        "--bundle",
+        bundle,
+        "--pid-file",
+        pid_file.as_str(),
+        &id,
+    ]);
+    call(&["start", &id]);
+    let init: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let process = env.dir.join("runc-process1");
+    fs::write(&process, serde_json::to_vec(&json!({"args": ["/bin/sleep", "998"], "cwd": "/", "user": {"uid": 0, "gid": 0}, "env": ["PATH=/bin"]})).unwrap()).unwrap();
+    let exec_pid = env.dir.join("exec.pid");
+    call(&[
+        "exec",
+        "--process",
+        process.to_str().unwrap(),
+        "--detach",
+        "--pid-file",
+        exec_pid.to_str().unwrap(),
+        &id,
+    ]);
+    let pids: Value =
+        serde_json::from_slice(&call(&["ps", "--format", "json", &id]).stdout).unwrap();
+    assert_eq!(pids.as_array().unwrap().len(), 2);
+    call(&["kill", &id, "9"]);
+    let exec: i32 = fs::read_to_string(&exec_pid)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: waitpid on our own child (we are its subreaper).
+    unsafe { libc::waitpid(exec, std::ptr::null_mut(), 0) };
+    wait_stopped(&env, &id);
+    call(&["delete", &id]);
+    reap(init);
+    // A failing call leaves its error in the JSON log, where the shim reads it.
+    let out = raw(&env, &[&g[..], &["delete", "--force", &id]].concat());
+    assert!(!out.status.success());
+    let last = parse_last_json(fs::read_to_string(&log).unwrap().as_bytes());
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().unwrap().contains("does not exist"));
+}
+
+#[test]
+fn conmon_and_buildah_call_shapes() {
+    let env = Env::new("shape-conmon");
+    let mut b = env.bundle("b");
+    b.args(&["/bin/sleep", "1000"]).save();
+    let log = env.dir.join("log.json");
+    let pid_file = env.dir.join("pid");
+    // conmon: `=` forms, no --root (so the default /run/berth).
+    let id = env.id("conmon");
+    let log_arg = format!("--log={}", log.display());
+    let out = raw(
+        &env,
+        &[
+            "--log-format=json",
+            &log_arg,
+            "create",
+            "--bundle",
+            b.arg(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(raw(&env, &["--log-format=json", &log_arg, "start", &id])
+        .status
+        .success());
+    let conmon_init: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(raw(&env, &["--log-format=json", &log_arg, "kill", &id])
+        .status
+        .success());
+    assert!(raw(
+        &env,
+        &["--log-format=json", &log_arg, "delete", "--force", &id]
+    )
+    .status
+    .success());
+    reap(conmon_init);
+    assert!(!std::path::Path::new("/run/berth").join(&id).exists());
+    // buildah: no global flags at all.
+    let id = env.id("buildah");
+    assert!(raw(
+        &env,
+        &[
+            "create",
+            "--bundle",
+            b.arg(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id
+        ]
+    )
+    .status
+    .success());
+    assert!(raw(&env, &["start", &id]).status.success());
+    let buildah_init: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let st: Value = serde_json::from_slice(&raw(&env, &["state", &id]).stdout).unwrap();
+    assert_eq!(st["status"], "running");
+    assert!(raw(&env, &["kill", &id, "KILL"]).status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while serde_json::from_slice::<Value>(&raw(&env, &["state", &id]).stdout).unwrap()["status"]
+        != "stopped"
+    {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(raw(&env, &["delete", &id]).status.success());
+    reap(buildah_init);
+    assert!(!std::path::Path::new("/run/berth").join(&id).exists());
+}
