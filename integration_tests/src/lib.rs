@@ -53,7 +53,7 @@ pub fn checker_bin() -> PathBuf {
 const APPLETS: &[&str] = &[
     "sh", "ls", "cat", "echo", "sleep", "true", "false", "id", "hostname", "mount", "kill", "test",
     "touch", "mkdir", "stat", "uname", "grep", "env", "pwd", "readlink", "printf", "wc", "head",
-    "ps", "trap", "rm",
+    "ps", "trap", "rm", "tty", "stty",
 ];
 
 /// A test's private world: a temporary directory holding the state root
@@ -262,6 +262,82 @@ pub fn run_captured(mut cmd: Command, dir: &Path) -> Output {
     let _ = fs::remove_file(o);
     let _ = fs::remove_file(e);
     out
+}
+
+/// A console socket as containerd and conmon run one: a listening unix
+/// socket that receives the pty master with SCM_RIGHTS.
+pub struct ConsoleSocket {
+    pub path: PathBuf,
+    listener: std::os::unix::net::UnixListener,
+}
+
+impl ConsoleSocket {
+    pub fn new(dir: &Path) -> ConsoleSocket {
+        let path = dir.join(format!(
+            "console-{}.sock",
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        ConsoleSocket { path, listener }
+    }
+
+    pub fn arg(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+
+    /// Accepts one connection and receives the descriptor and the name
+    /// sent with it.
+    pub fn receive(&self) -> (std::os::fd::OwnedFd, String) {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let (conn, _) = self.listener.accept().unwrap();
+        let mut name = [0u8; 256];
+        let mut iov = libc::iovec {
+            iov_base: name.as_mut_ptr().cast(),
+            iov_len: name.len(),
+        };
+        let mut cmsg = [0u64; 8];
+        // SAFETY: zeroed msghdr is valid; every pointer set below points
+        // into buffers that outlive the recvmsg call.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cmsg.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&cmsg);
+        // SAFETY: `msg` describes valid buffers (above).
+        let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, 0) };
+        assert!(n > 0, "recvmsg: {}", std::io::Error::last_os_error());
+        // SAFETY: the kernel filled the control buffer; CMSG_FIRSTHDR and
+        // CMSG_DATA stay inside it for one SCM_RIGHTS message.
+        let fd = unsafe {
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            assert!(
+                !c.is_null() && (*c).cmsg_type == libc::SCM_RIGHTS,
+                "no descriptor received"
+            );
+            std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const i32)
+        };
+        // SAFETY: SCM_RIGHTS installed this descriptor for us alone.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        (
+            fd,
+            String::from_utf8_lossy(&name[..n as usize]).into_owned(),
+        )
+    }
+}
+
+/// Reads a pty master until the other side is gone (EIO).
+pub fn read_pty(master: std::os::fd::OwnedFd) -> String {
+    use std::io::Read;
+    let mut f = fs::File::from(master);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = f.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&out).replace('\r', "")
 }
 
 /// Every directory named `id` in the first levels of the cgroup tree.

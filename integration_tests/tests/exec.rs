@@ -162,7 +162,10 @@ fn exec_exit_codes_and_errors() {
         "no such executable",
     );
     assert_fails(&env.berth(&["exec", &id]), "command");
-    assert_fails(&env.berth(&["exec", "--tty", &id, "sh"]), "not supported");
+    assert_fails(
+        &env.berth(&["exec", "--tty", &id, "sh"]),
+        "--console-socket",
+    );
     assert_fails(&env.berth(&["exec", "missing", "sh"]), "does not exist");
     assert!(env.berth(&["kill", &id, "KILL"]).status.success());
     let deadline = Instant::now() + Duration::from_secs(10);

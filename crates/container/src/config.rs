@@ -61,12 +61,6 @@ pub(crate) fn validate_process_fields(p: &oci_spec::runtime::Process) -> Result<
     if !p.cwd().is_absolute() {
         return Err(Error::invalid("process.cwd", "must be an absolute path"));
     }
-    if p.terminal() == Some(true) {
-        return Err(Error::unsupported(
-            "process.terminal",
-            "a terminal (\"terminal\": true)",
-        ));
-    }
     if p.exec_cpu_affinity().is_some() {
         return Err(Error::unsupported(
             "process.execCPUAffinity",
@@ -412,10 +406,6 @@ mod tests {
                 "process.args",
             ),
             (|v| v["process"]["cwd"] = "rel".into(), "process.cwd"),
-            (
-                |v| v["process"]["terminal"] = true.into(),
-                "process.terminal",
-            ),
             (
                 |v| v["linux"]["namespaces"] = serde_json::json!([{"type":"pid"},{"type":"pid"}]),
                 "linux.namespaces",

@@ -304,6 +304,47 @@ pub fn join_new_session_keyring() -> io::Result<()> {
     check(r).map(drop)
 }
 
+/// Unlocks a pty master and opens its peer through the master itself
+/// (TIOCGPTPEER: no path lookup). Returns the peer and the pty number.
+pub fn pty_peer(master: BorrowedFd<'_>) -> io::Result<(OwnedFd, u32)> {
+    let unlock: libc::c_int = 0;
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCSPTLCK reads an int, TIOCGPTN writes an unsigned int;
+    // both pointers are valid for the call.
+    unsafe {
+        check_int(libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock))?;
+        check_int(libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n))?;
+    }
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER takes open flags by value and returns a new fd.
+    let fd = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
+    Ok((owned(check_int(fd)? as libc::c_long), n))
+}
+
+/// TIOCSWINSZ.
+pub fn set_winsize(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> io::Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: `ws` is a valid winsize for the call.
+    check_int(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) }).map(drop)
+}
+
+/// Makes the terminal on `fd` the controlling terminal of this session.
+pub fn set_controlling_tty(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument.
+    check_int(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSCTTY, 0) }).map(drop)
+}
+
+/// dup2(2) onto a standard descriptor.
+pub fn dup2(fd: BorrowedFd<'_>, target: RawFd) -> io::Result<()> {
+    // SAFETY: replacing one of our own descriptor numbers is the intent.
+    check_int(unsafe { libc::dup2(fd.as_raw_fd(), target) }).map(drop)
+}
+
 /// personality(2).
 pub fn personality(persona: u64) -> io::Result<()> {
     // SAFETY: integer argument only.

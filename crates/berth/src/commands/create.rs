@@ -15,6 +15,7 @@ pub fn options(root: &Path, c: &liboci_cli::Create) -> anyhow::Result<CreateOpti
         pid_file: c.pid_file.clone(),
         no_pivot: c.no_pivot,
         no_new_keyring: c.no_new_keyring,
+        console_socket: c.console_socket.clone(),
         preserve_fds: c.preserve_fds as u32,
     })
 }

@@ -6,9 +6,6 @@ use berth_container::{ExecArgs, ExecOptions, ExecProcess};
 /// `exec`: liboci-cli's flags onto the library's options. Flags for
 /// features that do not exist yet are refused, never ignored.
 pub fn exec(root: &Path, e: liboci_cli::Exec) -> anyhow::Result<u8> {
-    if e.tty || e.console_socket.is_some() {
-        bail!("exec --tty/--console-socket: terminals are not supported yet");
-    }
     if e.cgroup.is_some() {
         bail!("exec --cgroup: choosing a sub-cgroup is not supported yet");
     }
@@ -28,6 +25,7 @@ pub fn exec(root: &Path, e: liboci_cli::Exec) -> anyhow::Result<u8> {
             additional_gids: e.additional_gids,
             caps: e.cap,
             no_new_privs: e.no_new_privs,
+            tty: e.tty,
         }),
     };
     // --ignore-paused is accepted: there is no paused state yet.
@@ -39,6 +37,7 @@ pub fn exec(root: &Path, e: liboci_cli::Exec) -> anyhow::Result<u8> {
         detach: e.detach,
         pid_file: e.pid_file,
         preserve_fds: e.preserve_fds as u32,
+        console_socket: e.console_socket,
     };
     let code = berth_container::exec(&opts)
         .with_context(|| format!("exec in container {:?}", e.container_id))?;

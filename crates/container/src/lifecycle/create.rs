@@ -9,7 +9,7 @@ use oci_spec::runtime::{LinuxDeviceType, Spec};
 
 use crate::hooks::HookPlan;
 use crate::plan::{Plan, PlanFlags};
-use crate::spawn::{self, SpawnInput};
+use crate::spawn::{self, InitFds, SpawnInput};
 use crate::state::{self, ContainerState, StateDir, Status};
 use crate::{config, id, Error};
 
@@ -23,11 +23,22 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub preserve_fds: u32,
     pub no_new_keyring: bool,
+    /// Where to send the pty master when `process.terminal` is set.
+    pub console_socket: Option<PathBuf>,
 }
 
 /// Creates the container; on return its init waits for `start`. On error
 /// nothing is left behind: no state directory, cgroup or process.
 pub fn create(opts: &CreateOptions) -> Result<ContainerState, Error> {
+    create_with_console(opts, None)
+}
+
+/// `create`, with an already connected console socket (`run` in the
+/// foreground makes its own) instead of `--console-socket`.
+pub(crate) fn create_with_console(
+    opts: &CreateOptions,
+    console: Option<OwnedFd>,
+) -> Result<ContainerState, Error> {
     id::validate(&opts.id)?;
     // Init is orphaned when the intermediate exits. As a subreaper the
     // runtime inherits it, so a failed create can reap what it killed;
@@ -54,6 +65,11 @@ pub fn create(opts: &CreateOptions) -> Result<ContainerState, Error> {
         no_new_keyring: opts.no_new_keyring,
     };
     let mut plan = Plan::build(&spec, &bundle, &rootfs, flags)?;
+    let console = console_socket(
+        plan.terminal.is_some(),
+        console,
+        opts.console_socket.as_deref(),
+    )?;
     tracing::debug!("{}: config validated and planned", opts.id);
     let dir = StateDir::create(&opts.root, &opts.id)?;
     let mut state = ContainerState {
@@ -90,6 +106,7 @@ pub fn create(opts: &CreateOptions) -> Result<ContainerState, Error> {
         &cgroup,
         &mut state,
         opts.pid_file.as_deref(),
+        console.as_ref(),
     ) {
         Ok(()) => Ok(state),
         Err(e) => {
@@ -117,6 +134,7 @@ fn spawn_in(
     cgroup: &Cgroup,
     state: &mut ContainerState,
     pid_file: Option<&Path>,
+    console: Option<&OwnedFd>,
 ) -> Result<(), Error> {
     cgroup.apply_devices(&device_rules(spec))?;
     let listener = bind_exec_socket(dir)?;
@@ -137,7 +155,10 @@ fn spawn_in(
     let spawned = spawn::spawn(&SpawnInput {
         plan,
         cgroup,
-        exec_listener: &listener,
+        fds: InitFds {
+            exec_listener: &listener,
+            console,
+        },
         prestart: &prestart,
         create_runtime: &create_runtime,
         state_json: &state_json,
@@ -153,6 +174,33 @@ fn spawn_in(
     }
     spawned.keep();
     Ok(())
+}
+
+/// The console socket for a container with a terminal: the one given, or
+/// `--console-socket` connected now. A terminal without one, or one
+/// without a terminal, is refused.
+pub(crate) fn console_socket(
+    terminal: bool,
+    given: Option<OwnedFd>,
+    path: Option<&Path>,
+) -> Result<Option<OwnedFd>, Error> {
+    match (terminal, given, path) {
+        (true, Some(fd), _) => Ok(Some(fd)),
+        (true, None, Some(p)) => {
+            let s = std::os::unix::net::UnixStream::connect(p)
+                .map_err(Error::io("connecting to the console socket", p))?;
+            Ok(Some(OwnedFd::from(s)))
+        }
+        (true, None, None) => Err(Error::invalid(
+            "process.terminal",
+            "a terminal needs --console-socket (an interactive terminal for run or exec in the foreground is not supported yet)",
+        )),
+        (false, _, Some(_)) => Err(Error::invalid(
+            "--console-socket",
+            "given, but process.terminal is not set",
+        )),
+        (false, _, None) => Ok(None),
+    }
 }
 
 fn hook_list(

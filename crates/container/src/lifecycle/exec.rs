@@ -7,7 +7,7 @@ use berth_cgroups::Cgroup;
 use nix::sys::signal::SigSet;
 use oci_spec::runtime::{Capability, Process};
 
-use crate::plan::ProcessPlan;
+use crate::plan::{ProcessPlan, TerminalPlan};
 use crate::spawn::exec::{spawn_exec, ExecInput};
 use crate::state::{self, Status};
 use crate::{config, sys, Error};
@@ -31,6 +31,7 @@ pub struct ExecArgs {
     pub additional_gids: Vec<u32>,
     pub caps: Vec<String>,
     pub no_new_privs: bool,
+    pub tty: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +42,8 @@ pub struct ExecOptions {
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: u32,
+    /// Where the pty master goes when the process has a terminal.
+    pub console_socket: Option<PathBuf>,
 }
 
 /// Starts the process; returns its exit code (128+signal when killed),
@@ -58,6 +61,9 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
     let process = build_process(st.process.clone(), &opts.process)?;
     config::validate_process_fields(&process)?;
     let plan = ProcessPlan::build(&process, &st.rootfs, None)?;
+    let terminal = TerminalPlan::of(&process);
+    let console =
+        super::create::console_socket(terminal.is_some(), None, opts.console_socket.as_deref())?;
     let (joins, in_userns) = container_namespaces(st.pid, st.start_time, &opts.id)?;
     let cgroup = Cgroup::from_record(st.cgroup.clone());
     // The process is our grandchild: as a subreaper we can reap it, when
@@ -75,6 +81,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
         in_userns,
         cgroup: &cgroup,
         preserve_fds: opts.preserve_fds,
+        terminal: terminal.zip(console.as_ref()),
     })?;
     // The container may be deleted while its exec runs; release it now.
     drop(dir);
@@ -127,6 +134,7 @@ fn build_process(base: Option<Process>, source: &ExecProcess) -> Result<Process,
     if a.no_new_privs {
         p.set_no_new_privileges(Some(true));
     }
+    p.set_terminal(Some(a.tty));
     Ok(p)
 }
 

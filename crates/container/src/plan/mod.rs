@@ -34,6 +34,27 @@ pub struct Plan {
     /// Give the container its own session keyring (runc's default;
     /// `--no-new-keyring` turns it off).
     pub new_keyring: bool,
+    /// `process.terminal`, with `consoleSize` as (rows, columns).
+    pub terminal: Option<TerminalPlan>,
+}
+
+/// The container's terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TerminalPlan {
+    pub size: Option<(u16, u16)>,
+}
+
+impl TerminalPlan {
+    /// From `process.terminal` and `process.consoleSize`.
+    pub fn of(p: &oci_spec::runtime::Process) -> Option<Self> {
+        let size = p.console_size().map(|b| {
+            (
+                b.height().min(u16::MAX as u64) as u16,
+                b.width().min(u16::MAX as u64) as u16,
+            )
+        });
+        (p.terminal() == Some(true)).then_some(Self { size })
+    }
 }
 
 /// Options of `create` that shape the plan.
@@ -91,6 +112,7 @@ impl Plan {
             start_container_hooks: list(|h| h.start_container()),
             preserve_fds: flags.preserve_fds,
             new_keyring: !flags.no_new_keyring,
+            terminal: TerminalPlan::of(process),
         })
     }
 

@@ -15,7 +15,7 @@ use berth_cgroups::{Cgroup, JoinFds};
 
 use super::{fork_intermediate, process, reap, v2_fallback, Step, StepError, StepResult};
 use crate::channel::{Channel, Msg};
-use crate::plan::ProcessPlan;
+use crate::plan::{ProcessPlan, TerminalPlan};
 use crate::sys::{self, Forked};
 use crate::Error;
 
@@ -27,6 +27,8 @@ pub struct ExecInput<'a> {
     pub in_userns: bool,
     pub cgroup: &'a Cgroup,
     pub preserve_fds: u32,
+    /// With a terminal: its size and the console socket for the master.
+    pub terminal: Option<(TerminalPlan, &'a OwnedFd)>,
 }
 
 /// Starts the process; returns its host pid once it has executed the
@@ -112,7 +114,15 @@ fn intermediate(input: &ExecInput<'_>, ch: &Channel, cgroups: &JoinFds) -> StepR
 /// The process itself, from fork to execve.
 fn run(input: &ExecInput<'_>, ch: &Channel) -> StepResult<std::convert::Infallible> {
     let p = input.process;
-    super::init::close_other_fds(input.preserve_fds, &[ch.as_fd().as_raw_fd()])?;
+    let console = input.terminal.map_or(-1, |(_, fd)| fd.as_raw_fd());
+    super::init::close_other_fds(input.preserve_fds, &[ch.as_fd().as_raw_fd(), console])?;
+    if let Some((t, socket)) = input.terminal {
+        // A new session, whose controlling terminal the pty becomes.
+        sys::setsid().step("setsid")?;
+        super::console::setup(socket.as_fd(), t.size, false)?;
+        let n = socket.as_raw_fd() as u32;
+        let _ = sys::close_range(n, n, false);
+    }
     process::apply_limits(p)?;
     process::become_user(p)?;
     process::enter_cwd(p)?;

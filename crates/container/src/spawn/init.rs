@@ -3,10 +3,10 @@
 
 use std::convert::Infallible;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-use super::process;
+use super::{console, process, InitFds};
 use super::{Step, StepError, StepResult};
 use crate::channel::{Channel, Msg};
 use crate::hooks;
@@ -15,17 +15,22 @@ use crate::rootfs;
 use crate::sys;
 
 /// Entry point after the intermediate's fork. Never returns.
-pub fn main(plan: &Plan, ch: &Channel, exec_listener: &OwnedFd) -> ! {
-    let Err(e) = run(plan, ch, exec_listener);
+pub fn main(plan: &Plan, ch: &Channel, fds: InitFds<'_>) -> ! {
+    let Err(e) = run(plan, ch, fds);
     let _ = ch.send(&Msg::Error(e.0));
     sys::exit_now(1)
 }
 
-fn run(plan: &Plan, ch: &Channel, exec_listener: &OwnedFd) -> StepResult<Infallible> {
+fn run(plan: &Plan, ch: &Channel, fds: InitFds<'_>) -> StepResult<Infallible> {
+    let exec_listener = fds.exec_listener;
     sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).step("making init non-dumpable")?;
     close_other_fds(
         plan.preserve_fds,
-        &[ch.as_fd().as_raw_fd(), exec_listener.as_raw_fd()],
+        &[
+            ch.as_fd().as_raw_fd(),
+            exec_listener.as_raw_fd(),
+            fds.console.map_or(-1, |c| c.as_raw_fd()),
+        ],
     )?;
     sys::setsid().step("setsid")?;
     if plan.new_keyring {
@@ -61,6 +66,13 @@ fn run(plan: &Plan, ch: &Channel, exec_listener: &OwnedFd) -> StepResult<Infalli
     rootfs::readonly_paths(&root, &plan.rootfs)?;
     rootfs::mask_paths(&root, &plan.rootfs)?;
     rootfs::enter(root, &plan.rootfs)?;
+    // The pty comes from the container's own devpts, so after pivot_root;
+    // /dev/console is mounted before the root may turn read-only.
+    if let (Some(t), Some(socket)) = (&plan.terminal, fds.console) {
+        console::setup(socket.as_fd(), t.size, true)?;
+        let n = socket.as_raw_fd() as u32;
+        let _ = sys::close_range(n, n, false);
+    }
     rootfs::finish(&plan.rootfs)?;
     if let Some(h) = &plan.hostname {
         sys::sethostname(h.as_bytes()).step("sethostname")?;
@@ -80,10 +92,11 @@ fn run(plan: &Plan, ch: &Channel, exec_listener: &OwnedFd) -> StepResult<Infalli
     wait_for_start(plan, exec_listener, exe)
 }
 
-/// Closes every descriptor except stdio, the preserved ones and `keep`,
-/// so nothing of the host reaches the container (CVE-2024-21626 class).
+/// Closes every descriptor except stdio, the preserved ones and `keep`
+/// (negative entries mean "none"), so nothing of the host reaches the
+/// container (CVE-2024-21626 class).
 pub(super) fn close_other_fds(preserve: u32, keep: &[i32]) -> StepResult {
-    let mut keep: Vec<u32> = keep.iter().map(|&k| k as u32).collect();
+    let mut keep: Vec<u32> = keep.iter().filter_map(|&k| u32::try_from(k).ok()).collect();
     keep.sort_unstable();
     let mut next = 3 + preserve;
     for k in keep {

@@ -1,17 +1,17 @@
 //! The intermediate process: namespaces, then the fork that makes init.
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd};
 
 use berth_cgroups::JoinFds;
 
-use super::{init, Step, StepResult};
+use super::{init, InitFds, Step, StepResult};
 use crate::channel::{Channel, Msg};
 use crate::plan::Plan;
 use crate::sys::{self, Forked};
 
 /// Entry point after the runtime's fork. Never returns.
-pub fn main(plan: &Plan, ch: Channel, exec_listener: &OwnedFd, cgroups: &JoinFds) -> ! {
-    match run(plan, &ch, exec_listener, cgroups) {
+pub fn main(plan: &Plan, ch: Channel, fds: InitFds<'_>, cgroups: &JoinFds) -> ! {
+    match run(plan, &ch, fds, cgroups) {
         Ok(()) => sys::exit_now(0),
         Err(e) => {
             let _ = ch.send(&Msg::Error(e.0));
@@ -20,7 +20,7 @@ pub fn main(plan: &Plan, ch: Channel, exec_listener: &OwnedFd, cgroups: &JoinFds
     }
 }
 
-fn run(plan: &Plan, ch: &Channel, exec_listener: &OwnedFd, cgroups: &JoinFds) -> StepResult {
+fn run(plan: &Plan, ch: &Channel, fds: InitFds<'_>, cgroups: &JoinFds) -> StepResult {
     sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).step("making the process non-dumpable")?;
     // Into the cgroups first, while still in the host's namespaces and
     // before anything is forked or a cgroup namespace is made.
@@ -68,7 +68,7 @@ fn run(plan: &Plan, ch: &Channel, exec_listener: &OwnedFd, cgroups: &JoinFds) ->
             .step("writing time namespace offsets")?;
     }
     match sys::fork().step("forking init")? {
-        Forked::Child => init::main(plan, ch, exec_listener),
+        Forked::Child => init::main(plan, ch, fds),
         Forked::Parent(pid) => ch.send(&Msg::InitPid(pid)).step("sending InitPid"),
     }
 }

@@ -16,6 +16,7 @@
 //!
 //! Nothing is re-executed: the children inherit the plan in memory.
 
+mod console;
 pub mod exec;
 mod init;
 mod intermediate;
@@ -52,11 +53,19 @@ impl<T, E: std::fmt::Display> Step<T> for Result<T, E> {
     }
 }
 
+/// Descriptors the container's init keeps: the start gate and, with a
+/// terminal, the console socket.
+#[derive(Clone, Copy)]
+pub struct InitFds<'a> {
+    pub exec_listener: &'a OwnedFd,
+    pub console: Option<&'a OwnedFd>,
+}
+
 /// What the runtime needs from the caller while spawning.
 pub struct SpawnInput<'a> {
     pub plan: &'a Plan,
     pub cgroup: &'a Cgroup,
-    pub exec_listener: &'a OwnedFd,
+    pub fds: InitFds<'a>,
     /// Deprecated prestart hooks, run just before createRuntime.
     pub prestart: &'a [HookPlan],
     pub create_runtime: &'a [HookPlan],
@@ -101,13 +110,13 @@ pub(crate) fn kill_and_wait(pidfd: &OwnedFd) {
 /// Runs the spawn path; on success init is waiting on `exec.sock`.
 pub fn spawn(input: &SpawnInput<'_>) -> Result<Spawned, Error> {
     let (parent, child) = Channel::pair()?;
-    let listener = input.exec_listener;
+    let fds = input.fds;
     let join = input.cgroup.join_fds()?;
     let (forked, v2_joined) = fork_intermediate(&join)?;
     match forked {
         Forked::Child => {
             drop(parent);
-            intermediate::main(input.plan, child, listener, &join)
+            intermediate::main(input.plan, child, fds, &join)
         }
         Forked::Parent(ipid) => {
             drop(child);
