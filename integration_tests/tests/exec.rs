@@ -162,9 +162,13 @@ fn exec_exit_codes_and_errors() {
         "no such executable",
     );
     assert_fails(&env.berth(&["exec", &id]), "command");
-    assert_fails(
-        &env.berth(&["exec", "--tty", &id, "sh"]),
-        "--console-socket",
+    // --tty in the foreground relays a terminal even when stdin is not one.
+    let out = env.berth(&["exec", "--tty", &id, "sh", "-c", "tty; exit 4"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("/dev/pts/"),
+        "{}",
+        text(&out)
     );
     assert_fails(&env.berth(&["exec", "missing", "sh"]), "does not exist");
     assert!(env.berth(&["kill", &id, "KILL"]).status.success());

@@ -193,12 +193,13 @@ pub(crate) fn console_socket(
         }
         (true, None, None) => Err(Error::invalid(
             "process.terminal",
-            "a terminal needs --console-socket (an interactive terminal for run or exec in the foreground is not supported yet)",
+            "a terminal needs --console-socket, or run/exec in the foreground",
         )),
         (false, _, Some(_)) => Err(Error::invalid(
             "--console-socket",
             "given, but process.terminal is not set",
         )),
+        // A socket `run` made for itself just goes unused.
         (false, _, None) => Ok(None),
     }
 }

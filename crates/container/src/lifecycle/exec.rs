@@ -62,8 +62,17 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
     config::validate_process_fields(&process)?;
     let plan = ProcessPlan::build(&process, &st.rootfs, None)?;
     let terminal = TerminalPlan::of(&process);
+    // In the foreground without --console-socket, berth relays the
+    // terminal itself (see `terminal`).
+    let (theirs, ours) = match (&terminal, &opts.console_socket, opts.detach) {
+        (Some(_), None, false) => {
+            let (a, b) = super::terminal::console_pair()?;
+            (Some(a), Some(b))
+        }
+        _ => (None, None),
+    };
     let console =
-        super::create::console_socket(terminal.is_some(), None, opts.console_socket.as_deref())?;
+        super::create::console_socket(terminal.is_some(), theirs, opts.console_socket.as_deref())?;
     let (joins, in_userns) = container_namespaces(st.pid, st.start_time, &opts.id)?;
     let cgroup = Cgroup::from_record(st.cgroup.clone());
     // The process is our grandchild: as a subreaper we can reap it, when
@@ -85,13 +94,21 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
     })?;
     // The container may be deleted while its exec runs; release it now.
     drop(dir);
+    drop(console);
+    let master = match &ours {
+        Some(fd) => super::terminal::receive_master(fd)?,
+        None => None,
+    };
     if let Some(p) = &opts.pid_file {
         state::write_atomic(p, pid.to_string().as_bytes(), 0o644)?;
     }
     if opts.detach {
         return Ok(0);
     }
-    let code = super::run::wait_forwarding(pid);
+    let code = match master {
+        Some(m) => super::terminal::proxy(pid, m),
+        None => super::run::wait_forwarding(pid),
+    };
     let _ = SigSet::all().thread_unblock();
     code
 }

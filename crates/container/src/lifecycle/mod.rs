@@ -7,6 +7,7 @@ pub mod kill;
 pub mod query;
 pub mod run;
 pub mod start;
+mod terminal;
 
 use std::os::fd::AsFd;
 

@@ -5,7 +5,7 @@ use nix::sys::signal::{kill, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use super::create::{create, CreateOptions};
+use super::create::{create_with_console, CreateOptions};
 use crate::Error;
 
 #[derive(Debug, Clone, Default)]
@@ -28,7 +28,18 @@ pub fn run(opts: &RunOptions) -> Result<i32, Error> {
             .thread_block()
             .map_err(|e| Error::spawn("blocking signals")(e.into()))?;
     }
-    let state = create(&opts.create)?;
+    // In the foreground without --console-socket, berth is the console
+    // socket: a terminal, if the container has one, is relayed here.
+    let pair = match (&opts.create.console_socket, opts.detach) {
+        (None, false) => Some(super::terminal::console_pair()?),
+        _ => None,
+    };
+    let (theirs, ours) = pair.map_or((None, None), |(a, b)| (Some(a), Some(b)));
+    let state = create_with_console(&opts.create, theirs)?;
+    let master = match &ours {
+        Some(fd) => super::terminal::receive_master(fd)?,
+        None => None,
+    };
     if let Err(e) = super::start::start(root, id) {
         if !opts.keep {
             let _ = super::delete::delete(root, id, true);
@@ -39,7 +50,10 @@ pub fn run(opts: &RunOptions) -> Result<i32, Error> {
         return Ok(0);
     }
     tracing::debug!("{id}: started");
-    let code = wait_forwarding(state.pid);
+    let code = match master {
+        Some(m) => super::terminal::proxy(state.pid, m),
+        None => wait_forwarding(state.pid),
+    };
     tracing::debug!("{id}: exited");
     let _ = SigSet::all().thread_unblock();
     if !opts.keep {
@@ -63,13 +77,22 @@ pub(super) fn wait_forwarding(pid: i32) -> Result<i32, Error> {
             }
             continue;
         }
-        loop {
-            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(p, code)) if p == init => return Ok(code),
-                Ok(WaitStatus::Signaled(p, s, _)) if p == init => return Ok(128 + s as i32),
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(_) => continue,
-            }
+        if let Some(code) = reap_exited(pid) {
+            return Ok(code);
+        }
+    }
+}
+
+/// Reaps every exited child; returns `pid`'s exit code (128+signal) once
+/// it is among them.
+pub(super) fn reap_exited(pid: i32) -> Option<i32> {
+    let init = Pid::from_raw(pid);
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(p, code)) if p == init => return Some(code),
+            Ok(WaitStatus::Signaled(p, s, _)) if p == init => return Some(128 + s as i32),
+            Ok(WaitStatus::StillAlive) | Err(_) => return None,
+            Ok(_) => continue,
         }
     }
 }
