@@ -265,3 +265,100 @@ fn conmon_and_buildah_call_shapes() {
     reap(buildah_init);
     assert!(!std::path::Path::new("/run/berth").join(&id).exists());
 }
+
+#[test]
+fn listen_fds_pass_through_when_they_are_ours() {
+    let env = Env::new("listenfds");
+    let mut b = env.bundle("b");
+    b.args(&["/bin/checker", "report"]).save();
+    let run = |pid_expr: &str, id: &str| {
+        // `exec` keeps the shell's pid, so $$ is berth's own pid.
+        let script = format!(
+            "LISTEN_PID={pid_expr} LISTEN_FDS=1 exec {} --root {} run -b {} {id} 3</etc/hostname",
+            berth_bin().display(),
+            env.root.display(),
+            b.arg()
+        );
+        let mut c = Command::new("/bin/sh");
+        c.args(["-c", &script]);
+        let out = run_captured(c, &env.dir);
+        assert!(out.status.success(), "{}", text(&out));
+        parse_last_json(&out.stdout)
+    };
+    let r = run("$$", &env.id("ours"));
+    assert_eq!(r["fds"], json!([0, 1, 2, 3]));
+    let e: Vec<&str> = r["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        e.contains(&"LISTEN_FDS=1") && e.contains(&"LISTEN_PID=1"),
+        "{e:?}"
+    );
+    let r = run("1", &env.id("theirs"));
+    assert_eq!(r["fds"], json!([0, 1, 2]), "LISTEN_PID of another process");
+}
+
+#[test]
+fn rootless_spec_runs() {
+    let env = Env::new("rootless-spec");
+    let mut b = env.bundle("b");
+    fs::remove_file(b.path.join("config.json")).unwrap();
+    let out = env.berth(&["spec", "--rootless", "--bundle", b.arg()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let mut spec: Value =
+        serde_json::from_slice(&fs::read(b.path.join("config.json")).unwrap()).unwrap();
+    let types: Vec<&str> = spec["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.contains(&"user") && !types.contains(&"network"),
+        "{types:?}"
+    );
+    assert_eq!(
+        spec["linux"]["uidMappings"][0]["hostID"], 0,
+        "the caller (root here)"
+    );
+    spec["process"]["terminal"] = false.into();
+    spec["process"]["args"] = json!(["/bin/checker", "report"]);
+    b.config = spec;
+    let r = env.run_json(&b, &env.id("c"));
+    assert_eq!(
+        r["uid_map"]
+            .as_str()
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["0", "0", "1"]
+    );
+}
+
+#[test]
+fn exec_lsm_labels_are_ignored_without_the_lsm() {
+    if std::path::Path::new("/sys/fs/selinux/enforce").exists()
+        || fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+            .is_ok_and(|s| s.trim() == "Y")
+    {
+        return;
+    }
+    let env = Env::new("exec-lsm");
+    let mut b = env.bundle("b");
+    b.args(&["/bin/sleep", "1000"]);
+    let id = env.id("c");
+    env.run_detached(&b, &id);
+    let out = env.berth(&[
+        "exec",
+        "--apparmor",
+        "p",
+        "--process-label",
+        "l",
+        &id,
+        "/bin/true",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+}

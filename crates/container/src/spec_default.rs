@@ -44,12 +44,53 @@ pub fn default_spec() -> Value {
     })
 }
 
+/// runc's rootless variant of the default: a user namespace mapping
+/// root to the caller, no network namespace (sysfs then comes from a
+/// read-only rbind of the host's), no uid=/gid= mount options and no
+/// resources.
+pub fn rootless_spec(uid: u32, gid: u32) -> Value {
+    let mut v = default_spec();
+    let map = |id: u32| json!([{"containerID": 0, "hostID": id, "size": 1}]);
+    v["linux"]["uidMappings"] = map(uid);
+    v["linux"]["gidMappings"] = map(gid);
+    if let Some(linux) = v["linux"].as_object_mut() {
+        linux.remove("resources");
+    }
+    if let Some(ns) = v["linux"]["namespaces"].as_array_mut() {
+        ns.retain(|n| n["type"] != "network");
+        ns.push(json!({"type": "user"}));
+    }
+    if let Some(mounts) = v["mounts"].as_array_mut() {
+        for m in mounts.iter_mut() {
+            if m["destination"] == "/sys" {
+                *m = json!({"destination": "/sys", "type": "none", "source": "/sys",
+                            "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+            } else if let Some(opts) = m["options"].as_array_mut() {
+                opts.retain(|o| {
+                    o.as_str()
+                        .is_some_and(|o| !o.starts_with("gid=") && !o.starts_with("uid="))
+                });
+            }
+        }
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn default_spec_is_valid_with_a_terminal() {
         let v = super::default_spec();
         assert_eq!(v["process"]["terminal"], true);
+        let spec: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
+        crate::config::validate(&spec).unwrap();
+    }
+
+    #[test]
+    fn rootless_spec_is_valid() {
+        let v = super::rootless_spec(1000, 1000);
+        assert_eq!(v["linux"]["uidMappings"][0]["hostID"], 1000);
+        assert!(v["linux"].get("resources").is_none());
         let spec: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
         crate::config::validate(&spec).unwrap();
     }

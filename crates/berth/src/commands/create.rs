@@ -17,7 +17,21 @@ pub fn options(root: &Path, c: &liboci_cli::Create) -> anyhow::Result<CreateOpti
         no_new_keyring: c.no_new_keyring,
         console_socket: c.console_socket.clone(),
         preserve_fds: c.preserve_fds as u32,
+        listen_fds: listen_fds(),
     })
+}
+
+/// Descriptors passed to us by socket activation: LISTEN_FDS counts them
+/// when LISTEN_PID names this process (sd_listen_fds(3)).
+fn listen_fds() -> u32 {
+    let for_us = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    let n = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse().ok());
+    n.filter(|_| for_us).unwrap_or(0)
 }
 
 pub fn create(root: &Path, c: liboci_cli::Create) -> anyhow::Result<()> {

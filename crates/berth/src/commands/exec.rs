@@ -9,9 +9,6 @@ pub fn exec(root: &Path, e: liboci_cli::Exec) -> anyhow::Result<u8> {
     if e.cgroup.is_some() {
         bail!("exec --cgroup: choosing a sub-cgroup is not supported yet");
     }
-    if e.process_label.is_some() || e.apparmor.is_some() {
-        bail!("exec --process-label/--apparmor: LSM labels are not supported yet");
-    }
     if e.preserve_fds < 0 {
         bail!("--preserve-fds must not be negative");
     }
@@ -26,6 +23,8 @@ pub fn exec(root: &Path, e: liboci_cli::Exec) -> anyhow::Result<u8> {
             caps: e.cap,
             no_new_privs: e.no_new_privs,
             tty: e.tty,
+            apparmor: e.apparmor,
+            selinux_label: e.process_label,
         }),
     };
     // --ignore-paused is accepted: there is no paused state yet.

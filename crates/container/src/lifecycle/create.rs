@@ -22,6 +22,10 @@ pub struct CreateOptions {
     pub pid_file: Option<PathBuf>,
     pub no_pivot: bool,
     pub preserve_fds: u32,
+    /// Socket-activation descriptors (LISTEN_FDS) the caller received:
+    /// they come first (from fd 3), before the preserved ones, and the
+    /// process gets LISTEN_FDS and LISTEN_PID=1, as runc does.
+    pub listen_fds: u32,
     pub no_new_keyring: bool,
     /// Where to send the pty master when `process.terminal` is set.
     pub console_socket: Option<PathBuf>,
@@ -48,7 +52,8 @@ pub(crate) fn create_with_console(
         .map_err(Error::spawn("becoming a subreaper"))?;
     let bundle =
         std::fs::canonicalize(&opts.bundle).map_err(Error::io("opening bundle", &opts.bundle))?;
-    let spec = config::load(&bundle)?;
+    let mut spec = config::load(&bundle)?;
+    add_listen_fds_env(&mut spec, opts.listen_fds);
     config::validate(&spec)?;
     let rootfs = rootfs_path(&spec, &bundle)?;
     let layout = Layout::detect()?;
@@ -61,7 +66,7 @@ pub(crate) fn create_with_console(
     )?;
     let flags = PlanFlags {
         no_pivot: opts.no_pivot,
-        preserve_fds: opts.preserve_fds,
+        preserve_fds: opts.listen_fds + opts.preserve_fds,
         no_new_keyring: opts.no_new_keyring,
     };
     let mut plan = Plan::build(&spec, &bundle, &rootfs, flags)?;
@@ -174,6 +179,20 @@ fn spawn_in(
     }
     spawned.keep();
     Ok(())
+}
+
+/// LISTEN_FDS and LISTEN_PID for socket activation inside the container.
+fn add_listen_fds_env(spec: &mut Spec, n: u32) {
+    if n == 0 {
+        return;
+    }
+    if let Some(p) = spec.process_mut() {
+        let mut env = p.env().clone().unwrap_or_default();
+        env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        env.push(format!("LISTEN_FDS={n}"));
+        env.push("LISTEN_PID=1".into());
+        p.set_env(Some(env));
+    }
 }
 
 /// The console socket for a container with a terminal: the one given, or

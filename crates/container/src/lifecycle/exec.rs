@@ -32,6 +32,10 @@ pub struct ExecArgs {
     pub caps: Vec<String>,
     pub no_new_privs: bool,
     pub tty: bool,
+    /// LSM labels: ignored where that LSM is not enabled, refused as
+    /// unsupported where it is (the same rule as for config.json).
+    pub apparmor: Option<String>,
+    pub selinux_label: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +156,12 @@ fn build_process(base: Option<Process>, source: &ExecProcess) -> Result<Process,
         p.set_no_new_privileges(Some(true));
     }
     p.set_terminal(Some(a.tty));
+    if a.apparmor.is_some() {
+        p.set_apparmor_profile(a.apparmor.clone());
+    }
+    if a.selinux_label.is_some() {
+        p.set_selinux_label(a.selinux_label.clone());
+    }
     Ok(p)
 }
 
