@@ -362,3 +362,56 @@ fn exec_lsm_labels_are_ignored_without_the_lsm() {
     ]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+#[test]
+fn notify_socket_is_proxied_until_ready() {
+    let env = Env::new("notify");
+    let host = env.dir.join("host-notify.sock");
+    let listener = std::os::unix::net::UnixDatagram::bind(&host).unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut b = env.bundle("b");
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    b.args(&["/bin/sh", "-c", "sleep 0.3; /bin/checker notify STATUS=starting; /bin/checker notify READY=1; exec sleep 1000"]).save();
+    let id = env.id("c");
+    let mut cmd = env.command(&["run", "-d", "-b", b.arg(), &id]);
+    cmd.env("NOTIFY_SOCKET", &host);
+    let t = Instant::now();
+    let out = run_captured(cmd, &env.dir);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "run returned before READY=1"
+    );
+    let pid = env.state(&id)["pid"].as_i64().unwrap();
+    let mut buf = [0u8; 256];
+    let n = listener.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"STATUS=starting");
+    let n = listener.recv(&mut buf).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&buf[..n]),
+        format!("MAINPID={pid}\nREADY=1")
+    );
+    // Inside, the socket is the container's own, on a read-only mount.
+    let r = {
+        let mut e = env.command(&["exec", &id, "/bin/checker", "report"]);
+        e.env_remove("NOTIFY_SOCKET");
+        parse_last_json(&run_captured(e, &env.dir).stdout)
+    };
+    let envs: Vec<&str> = r["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        envs.contains(&"NOTIFY_SOCKET=/run/notify/notify.sock"),
+        "{envs:?}"
+    );
+    let m = berth_integration_tests::mount_lines(&r, "/run/notify");
+    assert!(
+        m.len() == 1 && m[0].split(' ').nth(5).unwrap().starts_with("ro"),
+        "{m:?}"
+    );
+}

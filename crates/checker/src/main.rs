@@ -21,6 +21,7 @@ fn main() {
         "open" => open(&arg(2), &arg(3)),
         "write" => write(&arg(2), &arg(3)),
         "stat" => stat(&arg(2)),
+        "notify" => notify(&arg(2)),
         "readlink" => {
             json!({"target": fs::read_link(arg(2)).ok().map(|p| p.display().to_string())})
         }
@@ -60,6 +61,19 @@ fn open(path: &str, mode: &str) -> Value {
 fn write(path: &str, data: &str) -> Value {
     match fs::write(path, data) {
         Ok(()) => json!({"ok": true}),
+        Err(e) => json!({"ok": false, "errno": errno_of(&e)}),
+    }
+}
+
+/// sd_notify(3): one datagram to $NOTIFY_SOCKET.
+fn notify(msg: &str) -> Value {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return json!({"ok": false, "error": "no NOTIFY_SOCKET"});
+    };
+    let sent =
+        std::os::unix::net::UnixDatagram::unbound().and_then(|s| s.send_to(msg.as_bytes(), path));
+    match sent {
+        Ok(_) => json!({"ok": true}),
         Err(e) => json!({"ok": false, "errno": errno_of(&e)}),
     }
 }

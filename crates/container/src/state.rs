@@ -74,6 +74,9 @@ pub struct ContainerState {
     /// builds exec processes from it).
     #[serde(default)]
     pub process: Option<oci_spec::runtime::Process>,
+    /// The caller's NOTIFY_SOCKET, when `start` proxies sd_notify.
+    #[serde(default)]
+    pub notify_socket: Option<PathBuf>,
 }
 
 /// The state JSON of runtime-spec (plus runc's extra fields), as `state`

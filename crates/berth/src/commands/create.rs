@@ -18,6 +18,7 @@ pub fn options(root: &Path, c: &liboci_cli::Create) -> anyhow::Result<CreateOpti
         console_socket: c.console_socket.clone(),
         preserve_fds: c.preserve_fds as u32,
         listen_fds: listen_fds(),
+        notify_socket: std::env::var_os("NOTIFY_SOCKET").map(Into::into),
     })
 }
 

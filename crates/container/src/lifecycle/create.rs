@@ -26,6 +26,8 @@ pub struct CreateOptions {
     /// they come first (from fd 3), before the preserved ones, and the
     /// process gets LISTEN_FDS and LISTEN_PID=1, as runc does.
     pub listen_fds: u32,
+    /// The caller's NOTIFY_SOCKET: sd_notify is proxied (see `notify`).
+    pub notify_socket: Option<PathBuf>,
     pub no_new_keyring: bool,
     /// Where to send the pty master when `process.terminal` is set.
     pub console_socket: Option<PathBuf>,
@@ -54,6 +56,9 @@ pub(crate) fn create_with_console(
         std::fs::canonicalize(&opts.bundle).map_err(Error::io("opening bundle", &opts.bundle))?;
     let mut spec = config::load(&bundle)?;
     add_listen_fds_env(&mut spec, opts.listen_fds);
+    if opts.notify_socket.is_some() {
+        super::notify::add_env(&mut spec);
+    }
     config::validate(&spec)?;
     let rootfs = rootfs_path(&spec, &bundle)?;
     let layout = Layout::detect()?;
@@ -77,6 +82,17 @@ pub(crate) fn create_with_console(
     )?;
     tracing::debug!("{}: config validated and planned", opts.id);
     let dir = StateDir::create(&opts.root, &opts.id)?;
+    if opts.notify_socket.is_some() {
+        let step = super::notify::mount(&dir.path)
+            .and_then(|m| crate::plan::mounts::step(&m, plan.rootfs.mounts.len(), &bundle));
+        match step {
+            Ok(s) => plan.rootfs.mounts.push(s),
+            Err(e) => {
+                let _ = dir.remove();
+                return Err(e);
+            }
+        }
+    }
     let mut state = ContainerState {
         oci_version: spec.version().clone(),
         id: opts.id.clone(),
@@ -92,6 +108,7 @@ pub(crate) fn create_with_console(
         poststop: hook_list(&spec, |h| h.poststop()),
         own_pid_ns: plan.ns.new_pid,
         process: spec.process().clone(),
+        notify_socket: opts.notify_socket.clone(),
     };
     let cgroup = match Cgroup::create(&layout, &cg_path) {
         Ok(c) => c,

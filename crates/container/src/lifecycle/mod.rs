@@ -4,6 +4,7 @@ pub mod create;
 pub mod delete;
 pub mod exec;
 pub mod kill;
+mod notify;
 pub mod query;
 pub mod run;
 pub mod start;

@@ -25,6 +25,11 @@ pub fn start(root: &Path, id: &str) -> Result<(), Error> {
         id: id.into(),
         reason,
     };
+    // The notify socket must exist before the program can send to it.
+    let notify = match &state.notify_socket {
+        Some(_) => Some(super::notify::bind(&dir)?),
+        None => None,
+    };
     let mut conn = UnixStream::connect(dir.short_path(EXEC_SOCK))
         .map_err(|e| fail(format!("connecting to init: {e}")))?;
     // From here on the container counts as running.
@@ -53,6 +58,11 @@ pub fn start(root: &Path, id: &str) -> Result<(), Error> {
     ) {
         super::destroy(dir, &state)?;
         return Err(e);
+    }
+    // Waiting for READY=1 can take long: other commands may go ahead.
+    drop(dir);
+    if let (Some(sock), Some(host)) = (notify, &state.notify_socket) {
+        super::notify::forward_until_ready(&sock, host, state.pid, state.start_time)?;
     }
     Ok(())
 }
