@@ -42,6 +42,10 @@ pub enum Command {
     Exec(liboci_cli::Exec),
     /// List the processes of a container
     Ps(liboci_cli::Ps),
+    /// Freeze every process of a container
+    Pause(liboci_cli::Pause),
+    /// Thaw a paused container
+    Resume(liboci_cli::Resume),
     /// Print the features this build supports (runtime-spec features JSON)
     Features(liboci_cli::Features),
     #[command(external_subcommand)]

@@ -10,6 +10,7 @@
 
 mod devices;
 mod error;
+mod freezer;
 mod layout;
 mod manager;
 mod path;

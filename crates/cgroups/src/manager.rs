@@ -176,6 +176,42 @@ pub struct JoinFds {
 }
 
 impl JoinFds {
+    /// Every descriptor held, for a process that closes all others.
+    pub fn raw_fds(&self) -> Vec<i32> {
+        use std::os::fd::AsRawFd;
+        self.v1_tasks
+            .iter()
+            .chain(self.v2_dir.iter())
+            .map(|f| f.as_raw_fd())
+            .collect()
+    }
+
+    /// Moves the calling process into every cgroup, v2 included (through
+    /// the directory descriptor, so it works from any mount namespace).
+    /// For a process that must join last, e.g. into a frozen cgroup.
+    pub fn join_all_self(&self) -> io::Result<()> {
+        self.join_v1_self()?;
+        if let Some(dir) = &self.v2_dir {
+            use std::os::fd::AsRawFd;
+            // SAFETY: the name is a NUL-terminated literal and `dir` is an
+            // open directory descriptor we own.
+            let fd = unsafe {
+                libc::openat(
+                    dir.as_raw_fd(),
+                    c"cgroup.procs".as_ptr(),
+                    libc::O_WRONLY | libc::O_CLOEXEC,
+                )
+            };
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: openat just returned this descriptor to us.
+            let mut f = unsafe { <fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            f.write_all(b"0")?;
+        }
+        Ok(())
+    }
+
     /// Moves the calling thread into every v1 cgroup. Meant for the new
     /// process itself, while it is single-threaded.
     pub fn join_v1_self(&self) -> io::Result<()> {

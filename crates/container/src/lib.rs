@@ -23,8 +23,8 @@ mod sys;
 pub use error::Error;
 pub use lifecycle::{
     create::create, create::CreateOptions, delete::delete, exec::exec, exec::ExecArgs,
-    exec::ExecOptions, exec::ExecProcess, kill::kill, kill::parse_signal, query::list, query::pids,
-    query::state, run::run, run::RunOptions, start::start,
+    exec::ExecOptions, exec::ExecProcess, kill::kill, kill::parse_signal, pause::pause,
+    pause::resume, query::list, query::pids, query::state, run::run, run::RunOptions, start::start,
 };
 pub use state::{ContainerState, Status};
 

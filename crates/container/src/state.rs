@@ -22,13 +22,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
-/// runtime-spec statuses (plus runc's `paused`, for later).
+/// runtime-spec statuses, plus runc's `paused`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Creating,
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -38,6 +39,7 @@ impl fmt::Display for Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         })
     }
@@ -105,7 +107,9 @@ impl ContainerState {
         if !process_alive(self.pid, self.start_time) {
             return Status::Stopped;
         }
-        if dir.join(EXEC_SOCK).exists() {
+        if berth_cgroups::Cgroup::from_record(self.cgroup.clone()).is_frozen() {
+            Status::Paused
+        } else if dir.join(EXEC_SOCK).exists() {
             Status::Created
         } else {
             Status::Running

@@ -27,8 +27,6 @@ pub fn exec(root: &Path, e: liboci_cli::Exec) -> anyhow::Result<u8> {
             selinux_label: e.process_label,
         }),
     };
-    // --ignore-paused is accepted: there is no paused state yet.
-    let _ = e.ignore_paused;
     let opts = ExecOptions {
         root: root.to_path_buf(),
         id: e.container_id.clone(),
@@ -37,6 +35,7 @@ pub fn exec(root: &Path, e: liboci_cli::Exec) -> anyhow::Result<u8> {
         pid_file: e.pid_file,
         preserve_fds: e.preserve_fds as u32,
         console_socket: e.console_socket,
+        ignore_paused: e.ignore_paused,
     };
     let code = berth_container::exec(&opts)
         .with_context(|| format!("exec in container {:?}", e.container_id))?;

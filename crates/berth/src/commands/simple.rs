@@ -22,6 +22,14 @@ pub fn kill(root: &Path, k: &Kill) -> anyhow::Result<()> {
         .with_context(|| format!("killing container {:?}", k.container_id))
 }
 
+pub fn pause(root: &Path, id: &str) -> anyhow::Result<()> {
+    berth_container::pause(root, id).with_context(|| format!("pausing container {id:?}"))
+}
+
+pub fn resume(root: &Path, id: &str) -> anyhow::Result<()> {
+    berth_container::resume(root, id).with_context(|| format!("resuming container {id:?}"))
+}
+
 pub fn delete(root: &Path, id: &str, force: bool) -> anyhow::Result<()> {
     berth_container::delete(root, id, force).with_context(|| format!("deleting container {id:?}"))
 }

@@ -15,7 +15,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
         return dir.remove();
     };
     let status = state.status(&dir.path);
-    if status == Status::Running && !force {
+    if matches!(status, Status::Running | Status::Paused) && !force {
         return Err(Error::WrongStatus {
             id: id.into(),
             status,

@@ -48,6 +48,8 @@ pub struct ExecOptions {
     pub preserve_fds: u32,
     /// Where the pty master goes when the process has a terminal.
     pub console_socket: Option<PathBuf>,
+    /// Exec into a paused container too (the process starts frozen).
+    pub ignore_paused: bool,
 }
 
 /// Starts the process; returns its exit code (128+signal when killed),
@@ -55,7 +57,14 @@ pub struct ExecOptions {
 pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
     let (dir, st) = super::open(&opts.root, &opts.id)?;
     let status = st.status(&dir.path);
-    if !matches!(status, Status::Created | Status::Running) {
+    if status == Status::Paused && !opts.ignore_paused {
+        return Err(Error::WrongStatus {
+            id: opts.id.clone(),
+            status,
+            op: "exec in it without --ignore-paused",
+        });
+    }
+    if !matches!(status, Status::Created | Status::Running | Status::Paused) {
         return Err(Error::WrongStatus {
             id: opts.id.clone(),
             status,
@@ -88,16 +97,18 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
             .thread_block()
             .map_err(|e| Error::spawn("blocking signals")(e.into()))?;
     }
+    // Release the container before spawning: the exec may outlive any
+    // command, and no child may inherit the lock.
+    drop(dir);
     let pid = spawn_exec(&ExecInput {
         process: &plan,
         joins: &joins,
         in_userns,
         cgroup: &cgroup,
         preserve_fds: opts.preserve_fds,
+        join_late: status == Status::Paused,
         terminal: terminal.zip(console.as_ref()),
     })?;
-    // The container may be deleted while its exec runs; release it now.
-    drop(dir);
     drop(console);
     let master = match &ours {
         Some(fd) => super::terminal::receive_master(fd)?,

@@ -14,7 +14,7 @@ use crate::{sys, Error};
 pub fn kill(root: &Path, id: &str, signal: i32, all: bool) -> Result<(), Error> {
     let (dir, state) = super::open(root, id)?;
     let status = state.status(&dir.path);
-    if !matches!(status, Status::Created | Status::Running) {
+    if !matches!(status, Status::Created | Status::Running | Status::Paused) {
         return Err(Error::WrongStatus {
             id: id.into(),
             status,

@@ -5,6 +5,7 @@ pub mod delete;
 pub mod exec;
 pub mod kill;
 mod notify;
+pub mod pause;
 pub mod query;
 pub mod run;
 pub mod start;
@@ -57,6 +58,10 @@ fn kill_all(state: &ContainerState, cgroup: &Cgroup) {
         .unzip();
     for fd in &fds {
         let _ = sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
+    }
+    // Frozen processes cannot act on SIGKILL: thaw a paused container.
+    if cgroup.is_frozen() {
+        let _ = cgroup.set_frozen(false);
     }
     for (fd, pid) in fds.iter().zip(pids) {
         let _ = sys::poll_readable(fd.as_fd(), 5000);

@@ -27,6 +27,9 @@ pub struct ExecInput<'a> {
     pub in_userns: bool,
     pub cgroup: &'a Cgroup,
     pub preserve_fds: u32,
+    /// Join the cgroups as the very last step before execve (the
+    /// container is paused: an earlier join would freeze the setup).
+    pub join_late: bool,
     /// With a terminal: its size and the console socket for the master.
     pub terminal: Option<(TerminalPlan, &'a OwnedFd)>,
 }
@@ -36,7 +39,14 @@ pub struct ExecInput<'a> {
 pub fn spawn_exec(input: &ExecInput<'_>) -> Result<i32, Error> {
     let (parent, child) = Channel::pair()?;
     let join = input.cgroup.join_fds()?;
-    let (forked, v2_joined) = fork_intermediate(&join)?;
+    let (forked, v2_joined) = if input.join_late {
+        (
+            sys::fork().map_err(Error::spawn("forking the intermediate process"))?,
+            true,
+        )
+    } else {
+        fork_intermediate(&join)?
+    };
     match forked {
         Forked::Child => {
             drop(parent);
@@ -49,7 +59,8 @@ pub fn spawn_exec(input: &ExecInput<'_>) -> Result<i32, Error> {
         }
         Forked::Parent(ipid) => {
             drop(child);
-            let result = v2_fallback(&join, v2_joined, ipid).and_then(|()| drive(&parent));
+            let result =
+                v2_fallback(&join, v2_joined, ipid).and_then(|()| drive(&parent, input.join_late));
             if result.is_err() {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(ipid),
@@ -63,7 +74,7 @@ pub fn spawn_exec(input: &ExecInput<'_>) -> Result<i32, Error> {
 }
 
 /// The runtime's side: the pid, then EOF (executed) or an error.
-fn drive(ch: &Channel) -> Result<i32, Error> {
+fn drive(ch: &Channel, join_late: bool) -> Result<i32, Error> {
     ch.send(&Msg::Continue)
         .map_err(Error::spawn("sending Continue"))?;
     let Msg::InitPid(pid) = ch.expect("InitPid", |m| matches!(m, Msg::InitPid(_)))? else {
@@ -71,6 +82,8 @@ fn drive(ch: &Channel) -> Result<i32, Error> {
     };
     let err = match ch.recv().map_err(Error::spawn("reading the handshake")) {
         Ok(None) => return Ok(pid),
+        // Joining a frozen cgroup last, it executes only once thawed.
+        Ok(Some(Msg::Ready)) if join_late => return Ok(pid),
         Ok(Some(Msg::Error(e))) => Error::Child(e),
         Ok(Some(m)) => Error::Protocol {
             expected: "EOF at exec",
@@ -88,9 +101,11 @@ fn drive(ch: &Channel) -> Result<i32, Error> {
 
 fn intermediate(input: &ExecInput<'_>, ch: &Channel, cgroups: &JoinFds) -> StepResult {
     sys::prctl(libc::PR_SET_DUMPABLE, 0, 0).step("making the process non-dumpable")?;
-    cgroups
-        .join_v1_self()
-        .step("joining the container's cgroups")?;
+    if !input.join_late {
+        cgroups
+            .join_v1_self()
+            .step("joining the container's cgroups")?;
+    }
     // The runtime has joined us to the v2 cgroup (without clone3) by now.
     ch.expect("Continue", |m| *m == Msg::Continue)
         .map_err(|e| StepError(e.to_string()))?;
@@ -103,7 +118,7 @@ fn intermediate(input: &ExecInput<'_>, ch: &Channel, cgroups: &JoinFds) -> StepR
     }
     match sys::fork().step("forking the process")? {
         Forked::Child => {
-            let Err(e) = run(input, ch);
+            let Err(e) = run(input, ch, cgroups);
             let _ = ch.send(&Msg::Error(e.0));
             sys::exit_now(127)
         }
@@ -112,10 +127,18 @@ fn intermediate(input: &ExecInput<'_>, ch: &Channel, cgroups: &JoinFds) -> StepR
 }
 
 /// The process itself, from fork to execve.
-fn run(input: &ExecInput<'_>, ch: &Channel) -> StepResult<std::convert::Infallible> {
+fn run(
+    input: &ExecInput<'_>,
+    ch: &Channel,
+    cgroups: &JoinFds,
+) -> StepResult<std::convert::Infallible> {
     let p = input.process;
     let console = input.terminal.map_or(-1, |(_, fd)| fd.as_raw_fd());
-    super::init::close_other_fds(input.preserve_fds, &[ch.as_fd().as_raw_fd(), console])?;
+    let mut keep = vec![ch.as_fd().as_raw_fd(), console];
+    if input.join_late {
+        keep.extend(cgroups.raw_fds());
+    }
+    super::init::close_other_fds(input.preserve_fds, &keep)?;
     if let Some((t, socket)) = input.terminal {
         // A new session, whose controlling terminal the pty becomes.
         sys::setsid().step("setsid")?;
@@ -128,6 +151,12 @@ fn run(input: &ExecInput<'_>, ch: &Channel) -> StepResult<std::convert::Infallib
     process::enter_cwd(p)?;
     process::set_caps(p)?;
     let exe = process::find_exec(p)?;
+    if input.join_late {
+        ch.send(&Msg::Ready).step("sending Ready")?;
+        cgroups
+            .join_all_self()
+            .step("joining the container's cgroups")?;
+    }
     sys::reset_signals();
     let err = sys::execve(exe, &p.argv, &p.envp);
     Err(StepError(format!("exec {}: {err}", exe.to_string_lossy())))
