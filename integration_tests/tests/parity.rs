@@ -415,3 +415,30 @@ fn notify_socket_is_proxied_until_ready() {
         "{m:?}"
     );
 }
+
+#[test]
+fn runc_global_flags_are_accepted() {
+    let env = Env::new("globals");
+    let root = format!("--root={}", env.root.display());
+    for flags in [
+        vec!["--rootless", "auto"],
+        vec!["--rootless=false"],
+        vec!["--criu", "/usr/sbin/criu"],
+        vec!["--debug"],
+    ] {
+        let mut args: Vec<&str> = flags.clone();
+        args.extend([root.as_str(), "list", "-q"]);
+        let out = raw(&env, &args);
+        assert!(out.status.success(), "{flags:?}: {}", text(&out));
+    }
+    assert!(!raw(&env, &["--rootless", "maybe", &root, "list"])
+        .status
+        .success());
+    let out = raw(&env, &[&root, "checkpoint", "x"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not supported yet"),
+        "{}",
+        text(&out)
+    );
+}

@@ -16,6 +16,13 @@ pub struct Cli {
     /// Print the version (runc-style lines)
     #[arg(short = 'v', long = "version", global = true)]
     pub version: bool,
+    /// runc's cgroup-permission mode (true, false, auto): accepted; berth
+    /// always reports cgroup errors
+    #[arg(long, value_name = "true|false|auto")]
+    pub rootless: Option<String>,
+    /// Path to criu: accepted; checkpoint/restore are not supported yet
+    #[arg(long, value_name = "PATH")]
+    pub criu: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -17,6 +17,14 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let log_to_file = cli.global.log.is_some();
+    if let Some(v) = cli
+        .rootless
+        .as_deref()
+        .filter(|v| !matches!(*v, "true" | "false" | "auto"))
+    {
+        eprintln!("berth: --rootless {v:?}: use true, false or auto");
+        return ExitCode::FAILURE;
+    }
     if let Err(e) = logging::init(&cli.global) {
         eprintln!("berth: {e:#}");
         return ExitCode::FAILURE;
