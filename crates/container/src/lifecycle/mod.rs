@@ -43,7 +43,7 @@ fn open(root: &Path, id: &str) -> Result<(StateDir, ContainerState), Error> {
 /// Kills the container's processes and waits for them: init, and when
 /// the container shares a pid namespace (so init's death ends nothing
 /// else), every process in its cgroup too, as runc does.
-fn kill_all(state: &ContainerState, cgroup: &Cgroup) {
+fn kill_all(state: &ContainerState, cgroup: &Cgroup, paused: bool) {
     let mut pids = if state.own_pid_ns {
         Vec::new()
     } else {
@@ -60,7 +60,7 @@ fn kill_all(state: &ContainerState, cgroup: &Cgroup) {
         let _ = sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL);
     }
     // Frozen processes cannot act on SIGKILL: thaw a paused container.
-    if cgroup.is_frozen() {
+    if paused {
         let _ = cgroup.set_frozen(false);
     }
     for (fd, pid) in fds.iter().zip(pids) {
@@ -74,7 +74,7 @@ fn kill_all(state: &ContainerState, cgroup: &Cgroup) {
 /// state directory), then run poststop hooks, whose failures only warn.
 fn destroy(dir: StateDir, state: &ContainerState) -> Result<(), Error> {
     let cgroup = Cgroup::from_record(state.cgroup.clone());
-    kill_all(state, &cgroup);
+    kill_all(state, &cgroup, dir.path.join(crate::state::PAUSED).exists());
     let cg = cgroup.remove();
     dir.remove()?;
     tracing::debug!("{}: destroyed", state.id);

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use berth_cgroups::Cgroup;
 
-use crate::state::Status;
+use crate::state::{Status, PAUSED};
 use crate::Error;
 
 /// Freezes a created or running container (status `paused`).
@@ -18,7 +18,9 @@ pub fn pause(root: &Path, id: &str) -> Result<(), Error> {
             op: "pause it: it is not running",
         });
     }
-    Ok(Cgroup::from_record(state.cgroup).set_frozen(true)?)
+    Cgroup::from_record(state.cgroup).set_frozen(true)?;
+    let marker = dir.path.join(PAUSED);
+    std::fs::write(&marker, b"").map_err(Error::io("writing", marker))
 }
 
 /// Thaws a paused container.
@@ -32,5 +34,7 @@ pub fn resume(root: &Path, id: &str) -> Result<(), Error> {
             op: "resume it: it is not paused",
         });
     }
-    Ok(Cgroup::from_record(state.cgroup).set_frozen(false)?)
+    Cgroup::from_record(state.cgroup).set_frozen(false)?;
+    let marker = dir.path.join(PAUSED);
+    std::fs::remove_file(&marker).map_err(Error::io("removing", marker))
 }
