@@ -392,6 +392,17 @@ impl Bundle {
         self.path.to_str().unwrap()
     }
 
+    /// Adds a new user namespace mapping 0-65535 to host 100000-165535.
+    pub fn add_userns(&mut self) -> &mut Self {
+        if let Some(ns) = self.config["linux"]["namespaces"].as_array_mut() {
+            ns.push(serde_json::json!({"type": "user"}));
+        }
+        let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        self.config["linux"]["uidMappings"] = map.clone();
+        self.config["linux"]["gidMappings"] = map;
+        self
+    }
+
     /// Sets `process.args`.
     pub fn args(&mut self, args: &[&str]) -> &mut Self {
         self.config["process"]["args"] = serde_json::json!(args);
@@ -444,6 +455,13 @@ pub fn parse_last_json(out: &[u8]) -> Value {
         .rev()
         .find_map(|l| serde_json::from_str(l).ok())
         .unwrap_or_else(|| panic!("no JSON in output: {s}"))
+}
+
+/// The strings of a JSON array (env lists, namespace types, ...).
+pub fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
 }
 
 /// Parses a hex capability mask as /proc/self/status prints it.

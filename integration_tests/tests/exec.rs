@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use berth_integration_tests::{
-    assert_fails, cap_bit, cap_mask, parse_last_json, run_captured, text, Bundle, Env,
+    assert_fails, cap_bit, cap_mask, parse_last_json, run_captured, strings, text, Bundle, Env,
 };
 use serde_json::{json, Value};
 
@@ -130,12 +130,7 @@ fn exec_with_a_process_file() {
     )
     .unwrap();
     let r = exec_json(&env, &["--process", file.to_str().unwrap(), &id]);
-    let e: Vec<&str> = r["env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let e = strings(&r["env"]);
     assert!(
         e.contains(&"ONLY=this") && !e.iter().any(|v| v.starts_with("PATH=")),
         "{e:?}"
@@ -289,12 +284,7 @@ fn exec_preserves_only_the_fds_asked_for() {
 fn exec_in_a_user_namespace_container() {
     let env = Env::new("exec-userns");
     let mut b = env.bundle("b");
-    b.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.add_userns();
     let (id, pid) = running(&env, &mut b);
     let r = exec_json(&env, &["-u", "1000", &id, "/bin/checker", "report"]);
     let user = fs::read_link(format!("/proc/{pid}/ns/user"))

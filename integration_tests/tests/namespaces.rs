@@ -111,12 +111,7 @@ fn ns_link(pid: i64, k: &str) -> String {
 
 fn userns_bundle(env: &Env) -> berth_integration_tests::Bundle {
     let mut b = env.bundle("b");
-    b.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
-    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.add_userns();
     b
 }
 

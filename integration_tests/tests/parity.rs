@@ -6,7 +6,7 @@ use std::fs;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use berth_integration_tests::{berth_bin, parse_last_json, reap, run_captured, text, Env};
+use berth_integration_tests::{berth_bin, parse_last_json, reap, run_captured, strings, text, Env};
 use serde_json::{json, Value};
 
 fn wait_stopped(env: &Env, id: &str) {
@@ -76,12 +76,7 @@ fn features_describe_this_build() {
     assert!(f["ociVersionMax"].as_str().unwrap().starts_with("1."));
     assert_eq!(f["linux"]["namespaces"].as_array().unwrap().len(), 8);
     assert_eq!(f["linux"]["seccomp"]["enabled"], false);
-    let opts: Vec<&str> = f["mountOptions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let opts = strings(&f["mountOptions"]);
     assert!(opts.contains(&"rro") && opts.contains(&"rbind") && !opts.contains(&"idmap"));
     assert!(f["linux"]["capabilities"]
         .as_array()
@@ -287,12 +282,7 @@ fn listen_fds_pass_through_when_they_are_ours() {
     };
     let r = run("$$", &env.id("ours"));
     assert_eq!(r["fds"], json!([0, 1, 2, 3]));
-    let e: Vec<&str> = r["env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let e = strings(&r["env"]);
     assert!(
         e.contains(&"LISTEN_FDS=1") && e.contains(&"LISTEN_PID=1"),
         "{e:?}"
@@ -399,12 +389,7 @@ fn notify_socket_is_proxied_until_ready() {
         e.env_remove("NOTIFY_SOCKET");
         parse_last_json(&run_captured(e, &env.dir).stdout)
     };
-    let envs: Vec<&str> = r["env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let envs = strings(&r["env"]);
     assert!(
         envs.contains(&"NOTIFY_SOCKET=/run/notify/notify.sock"),
         "{envs:?}"

@@ -2,7 +2,7 @@
 //! no_new_privs, rlimits, oom_score_adj, I/O priority, scheduler,
 //! personality.
 
-use berth_integration_tests::{cap_bit, cap_mask, Env};
+use berth_integration_tests::{cap_bit, cap_mask, strings, Env};
 use serde_json::json;
 
 #[test]
@@ -12,12 +12,7 @@ fn args_env_cwd_and_home() {
     b.config["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz", "EMPTY="]);
     b.config["process"]["cwd"] = "/home/u".into();
     let r = env.check(&mut b, &["report"]);
-    let e: Vec<&str> = r["env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let e = strings(&r["env"]);
     assert!(
         e.contains(&"FOO=bar baz") && e.contains(&"EMPTY=") && e.contains(&"PATH=/bin"),
         "{e:?}"
@@ -65,12 +60,7 @@ fn user_ids_groups_and_umask() {
     assert_eq!(r["gid"], json!([1001, 1001, 1001, 1001]));
     assert_eq!(r["groups"], json!([2000, 3000]));
     assert_eq!(r["umask"], "0027");
-    let e: Vec<&str> = r["env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let e = strings(&r["env"]);
     assert!(e.contains(&"HOME=/home/u"), "{e:?}");
     b.config["process"]["user"] = json!({"uid": 0, "gid": 0});
     assert_eq!(
