@@ -53,7 +53,7 @@ pub fn checker_bin() -> PathBuf {
 const APPLETS: &[&str] = &[
     "sh", "ls", "cat", "echo", "sleep", "true", "false", "id", "hostname", "mount", "kill", "test",
     "touch", "mkdir", "stat", "uname", "grep", "env", "pwd", "readlink", "printf", "wc", "head",
-    "ps", "trap", "rm", "tty", "stty",
+    "ps", "trap", "rm", "tty", "stty", "dd",
 ];
 
 /// A test's private world: a temporary directory holding the state root

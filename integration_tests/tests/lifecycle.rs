@@ -183,8 +183,8 @@ fn bad_config_names_the_field_and_leaves_nothing() {
             c["mounts"][0]["destination"] = "relative".into()
         }),
         ("root.path", |c| c["root"]["path"] = "missing-rootfs".into()),
-        ("linux.resources.memory", |c| {
-            c["linux"]["resources"]["memory"] = serde_json::json!({"limit": 1 << 30})
+        ("linux.resources.memory.kernel", |c| {
+            c["linux"]["resources"]["memory"] = serde_json::json!({"kernel": 1 << 30})
         }),
     ];
     for (field, mutate) in cases {

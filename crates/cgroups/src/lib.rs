@@ -5,8 +5,9 @@
 //! creates those directories, moves a process into them, applies the device
 //! rules of v1 hosts and removes exactly the directories it created.
 //!
-//! Resource limits other than devices belong to a later stage; the
-//! runtime library rejects them before anything is created.
+//! Resource limits: devices, and on v1 hierarchies memory, cpu and pids
+//! (see [`Resources`]); the runtime library refuses the rest before
+//! anything is created.
 
 mod devices;
 mod error;
@@ -14,9 +15,11 @@ mod freezer;
 mod layout;
 mod manager;
 mod path;
+mod resources;
 
 pub use devices::{DeviceRule, DeviceType};
 pub use error::Error;
 pub use layout::{Hierarchy, Layout, Mode};
 pub use manager::{Cgroup, CgroupRecord, JoinFds};
 pub use path::CgroupsPath;
+pub use resources::Resources;

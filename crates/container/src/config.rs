@@ -302,10 +302,41 @@ fn validate_linux(spec: &Spec) -> Result<(), Error> {
 /// Only device rules are applied by this version; any other resource
 /// section that carries a value is refused rather than silently ignored.
 fn unsupported_resources(r: &oci_spec::runtime::LinuxResources) -> Result<(), Error> {
-    let sections: [(&str, Option<serde_json::Value>); 8] = [
-        ("memory", value(r.memory())),
-        ("cpu", value(r.cpu())),
-        ("pids", value(r.pids())),
+    // Applied on v1 hierarchies (see berth_cgroups::Resources); any other
+    // field of these sections is refused by name.
+    let partly: [(&str, Option<serde_json::Value>, &[&str]); 3] = [
+        (
+            "memory",
+            value(r.memory()),
+            &[
+                "limit",
+                "reservation",
+                "swap",
+                "swappiness",
+                "disableOOMKiller",
+            ],
+        ),
+        (
+            "cpu",
+            value(r.cpu()),
+            &["shares", "quota", "period", "cpus", "mems"],
+        ),
+        ("pids", value(r.pids()), &["limit"]),
+    ];
+    for (name, v, supported) in partly {
+        if let Some(serde_json::Value::Object(m)) = v {
+            if let Some((k, _)) = m
+                .iter()
+                .find(|(k, v)| has_value(v) && !supported.contains(&k.as_str()))
+            {
+                return Err(Error::unsupported(
+                    format!("linux.resources.{name}.{k}"),
+                    "this resource limit",
+                ));
+            }
+        }
+    }
+    let sections: [(&str, Option<serde_json::Value>); 5] = [
         ("blockIO", value(r.block_io())),
         ("hugepageLimits", value(r.hugepage_limits())),
         ("network", value(r.network())),
@@ -419,8 +450,8 @@ mod tests {
                 "linux.seccomp",
             ),
             (
-                |v| v["linux"]["resources"] = serde_json::json!({"memory":{"limit":1000}}),
-                "linux.resources.memory",
+                |v| v["linux"]["resources"] = serde_json::json!({"memory":{"kernel":1000}}),
+                "linux.resources.memory.kernel",
             ),
             (
                 |v| v["linux"]["sysctl"] = serde_json::json!({"kernel.panic":"1"}),

@@ -4,7 +4,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
-use berth_cgroups::{Cgroup, CgroupsPath, DeviceRule, DeviceType, Layout, Mode};
+use berth_cgroups::{Cgroup, CgroupsPath, DeviceRule, DeviceType, Layout, Mode, Resources};
 use oci_spec::runtime::{LinuxDeviceType, Spec};
 
 use crate::hooks::HookPlan;
@@ -62,6 +62,12 @@ pub(crate) fn create_with_console(
     config::validate(&spec)?;
     let rootfs = rootfs_path(&spec, &bundle)?;
     let layout = Layout::detect()?;
+    if layout.mode == Mode::Unified && resources(&spec) != Resources::default() {
+        return Err(Error::unsupported(
+            "linux.resources",
+            "memory, cpu and pids limits on a pure cgroup v2 host",
+        ));
+    }
     let linux = spec.linux().as_ref();
     let cg_path = CgroupsPath::parse(
         linux
@@ -159,6 +165,7 @@ fn spawn_in(
     console: Option<&OwnedFd>,
 ) -> Result<(), Error> {
     cgroup.apply_devices(&device_rules(spec))?;
+    cgroup.apply_resources(&resources(spec))?;
     let listener = bind_exec_socket(dir)?;
     let prestart: Vec<HookPlan> = hook_list(spec, |h| h.prestart())
         .iter()
@@ -305,6 +312,28 @@ fn cgroup_leaves(cg: &Cgroup) -> Result<Vec<(std::ffi::CString, std::ffi::CStrin
 
 /// `linux.resources.devices`, followed by one allow rule per
 /// `linux.devices` entry, as runc adds them.
+/// The memory, cpu and pids limits of `linux.resources`.
+fn resources(spec: &Spec) -> Resources {
+    let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) else {
+        return Resources::default();
+    };
+    let mem = r.memory().as_ref();
+    let cpu = r.cpu().as_ref();
+    Resources {
+        memory_limit: mem.and_then(|m| m.limit()),
+        memory_reservation: mem.and_then(|m| m.reservation()),
+        memory_swap: mem.and_then(|m| m.swap()),
+        swappiness: mem.and_then(|m| m.swappiness()),
+        disable_oom_killer: mem.and_then(|m| m.disable_oom_killer()),
+        cpu_shares: cpu.and_then(|c| c.shares()),
+        cpu_quota: cpu.and_then(|c| c.quota()),
+        cpu_period: cpu.and_then(|c| c.period()),
+        cpus: cpu.and_then(|c| c.cpus().clone()),
+        mems: cpu.and_then(|c| c.mems().clone()),
+        pids_limit: r.pids().as_ref().map(|p| p.limit()),
+    }
+}
+
 fn device_rules(spec: &Spec) -> Vec<DeviceRule> {
     let Some(linux) = spec.linux() else {
         return Vec::new();

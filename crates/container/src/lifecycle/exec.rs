@@ -74,7 +74,14 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
     let process = build_process(st.process.clone(), &opts.process)?;
     config::validate_process_fields(&process)?;
     let plan = ProcessPlan::build(&process, &st.rootfs, None)?;
-    let terminal = TerminalPlan::of(&process);
+    let mut terminal = TerminalPlan::of(&process);
+    if let Some(t) = terminal
+        .as_mut()
+        .filter(|t| t.size.is_none() && opts.console_socket.is_none())
+    {
+        // Relaying our own terminal: the process starts with its size.
+        t.size = crate::sys::get_winsize(std::os::fd::AsFd::as_fd(&std::io::stdin()));
+    }
     // In the foreground without --console-socket, berth relays the
     // terminal itself (see `terminal`).
     let (theirs, ours) = match (&terminal, &opts.console_socket, opts.detach) {

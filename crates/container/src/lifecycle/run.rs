@@ -40,6 +40,10 @@ pub fn run(opts: &RunOptions) -> Result<i32, Error> {
         Some(fd) => super::terminal::receive_master(fd)?,
         None => None,
     };
+    if let Some(m) = &master {
+        // Sized before the program runs, which may ask at once.
+        super::terminal::copy_size(std::os::fd::AsFd::as_fd(m));
+    }
     if let Err(e) = super::start::start(root, id) {
         if !opts.keep {
             let _ = super::delete::delete(root, id, true);

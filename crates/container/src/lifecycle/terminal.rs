@@ -82,7 +82,7 @@ impl Drop for RawMode {
     }
 }
 
-fn copy_size(master: BorrowedFd<'_>) {
+pub(super) fn copy_size(master: BorrowedFd<'_>) {
     if let Some((rows, cols)) = sys::get_winsize(std::io::stdin().as_fd()) {
         let _ = sys::set_winsize(master, rows, cols);
     }

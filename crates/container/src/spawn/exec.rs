@@ -59,8 +59,9 @@ pub fn spawn_exec(input: &ExecInput<'_>) -> Result<i32, Error> {
         }
         Forked::Parent(ipid) => {
             drop(child);
-            let result =
-                v2_fallback(&join, v2_joined, ipid).and_then(|()| drive(&parent, input.join_late));
+            let result = v2_fallback(&join, v2_joined, ipid)
+                .map_err(|e| (e, None))
+                .and_then(|()| drive(&parent, input.join_late));
             if result.is_err() {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(ipid),
@@ -68,17 +69,30 @@ pub fn spawn_exec(input: &ExecInput<'_>) -> Result<i32, Error> {
                 );
             }
             reap(ipid);
-            result
+            // Only now, with the intermediate gone, is a failed process our
+            // child (we are its subreaper): reap it, for it lives in the
+            // container's pid namespace, whose init cannot finish exiting
+            // while a zombie of that namespace waits for a reaper.
+            result.map_err(|(e, failed)| {
+                if let Some(pid) = failed {
+                    reap(pid);
+                }
+                e
+            })
         }
     }
 }
 
-/// The runtime's side: the pid, then EOF (executed) or an error.
-fn drive(ch: &Channel, join_late: bool) -> Result<i32, Error> {
+/// The runtime's side: the pid, then EOF (executed) or an error. A
+/// process that failed is killed; its pid comes back with the error.
+fn drive(ch: &Channel, join_late: bool) -> Result<i32, (Error, Option<i32>)> {
     ch.send(&Msg::Continue)
-        .map_err(Error::spawn("sending Continue"))?;
-    let Msg::InitPid(pid) = ch.expect("InitPid", |m| matches!(m, Msg::InitPid(_)))? else {
-        return Err(Error::ChildGone("InitPid"));
+        .map_err(|e| (Error::spawn("sending Continue")(e), None))?;
+    let Msg::InitPid(pid) = ch
+        .expect("InitPid", |m| matches!(m, Msg::InitPid(_)))
+        .map_err(|e| (e, None))?
+    else {
+        return Err((Error::ChildGone("InitPid"), None));
     };
     let err = match ch.recv().map_err(Error::spawn("reading the handshake")) {
         Ok(None) => return Ok(pid),
@@ -91,12 +105,8 @@ fn drive(ch: &Channel, join_late: bool) -> Result<i32, Error> {
         },
         Err(e) => e,
     };
-    // A process that failed is killed and reaped here: it lives in the
-    // container's pid namespace, whose init cannot finish exiting while a
-    // zombie of that namespace waits for a reaper.
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
-    reap(pid);
-    Err(err)
+    Err((err, Some(pid)))
 }
 
 fn intermediate(input: &ExecInput<'_>, ch: &Channel, cgroups: &JoinFds) -> StepResult {

@@ -1,0 +1,101 @@
+//! memory, cpu and pids limits on this v1/hybrid host: the value lands
+//! in the right cgroup file, is visible inside, and is enforced.
+
+use berth_integration_tests::{text, Env};
+use serde_json::json;
+
+#[test]
+fn limits_land_in_the_cgroup_files_and_show_inside() {
+    let env = Env::new("res-files");
+    let mut b = env.bundle("b");
+    b.config["linux"]["resources"]["memory"] =
+        json!({"limit": 64 << 20, "reservation": 32 << 20, "swappiness": 10});
+    b.config["linux"]["resources"]["cpu"] =
+        json!({"shares": 512, "quota": 50000, "period": 100000, "cpus": "0"});
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 42});
+    b.args(&["/bin/sh", "-c", "cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes memory/memory.soft_limit_in_bytes memory/memory.swappiness cpu/cpu.shares cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us cpuset/cpuset.cpus pids/pids.max"]);
+    b.save();
+    let id = env.id("c");
+    let out = env.berth(&["run", "-b", b.arg(), &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let values: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(
+        values,
+        ["67108864", "33554432", "10", "512", "50000", "100000", "0", "42"]
+    );
+    env.assert_gone(&id);
+}
+
+#[test]
+fn pids_limit_is_enforced() {
+    let env = Env::new("res-pids");
+    let mut b = env.bundle("b");
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 4});
+    b.args(&[
+        "/bin/sh",
+        "-c",
+        "for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait",
+    ]);
+    b.config["root"]["readonly"] = false.into();
+    b.save();
+    let id = env.id("c");
+    let out = env.berth(&["run", "-b", b.arg(), &id]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("fork"),
+        "forks beyond pids.max must fail: {}",
+        text(&out)
+    );
+    env.assert_gone(&id);
+}
+
+#[test]
+fn memory_limit_is_enforced_by_the_oom_killer() {
+    let env = Env::new("res-oom");
+    let mut b = env.bundle("b");
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 16 << 20, "swap": 16 << 20});
+    b.args(&[
+        "/bin/dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=64M",
+        "count=1",
+    ]);
+    b.save();
+    let id = env.id("c");
+    let out = env.berth(&["run", "-b", b.arg(), &id]);
+    assert_eq!(out.status.code(), Some(137), "OOM-killed: {}", text(&out));
+    env.assert_gone(&id);
+}
+
+#[test]
+fn other_resource_fields_are_refused_by_name() {
+    let env = Env::new("res-refused");
+    for (section, value, field) in [
+        (
+            "memory",
+            json!({"kernel": 1 << 20}),
+            "linux.resources.memory.kernel",
+        ),
+        (
+            "cpu",
+            json!({"realtimeRuntime": 1000}),
+            "linux.resources.cpu.realtimeRuntime",
+        ),
+        ("blockIO", json!({"weight": 100}), "linux.resources.blockIO"),
+    ] {
+        let mut b = env.bundle(section);
+        b.config["linux"]["resources"][section] = value;
+        env.create_fails(&b, &env.id(section), field);
+    }
+    let mut b = env.bundle("swap");
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 32 << 20, "swap": 16 << 20});
+    env.create_fails(&b, &env.id("swap"), "memory.swap");
+}
