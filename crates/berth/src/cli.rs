@@ -8,7 +8,13 @@ use liboci_cli::GlobalOpts;
 #[command(
     name = "berth",
     about = "An OCI container runtime",
-    disable_version_flag = true
+    disable_version_flag = true,
+    // liboci-cli's own help speaks of youki and a --log-level flag.
+    mut_arg("log", |a| a.help("Log file (default: stderr)")),
+    mut_arg("debug", |a| a.help("Log at debug level")),
+    mut_arg("log_format", |a| a.help("Log format: text (default) or json, as runc writes them")),
+    mut_arg("root", |a| a.help("State directory (default: /run/berth)")),
+    mut_arg("systemd_cgroup", |a| a.help("The systemd cgroup driver (not supported yet)"))
 )]
 pub struct Cli {
     #[command(flatten)]
