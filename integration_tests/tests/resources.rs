@@ -99,3 +99,100 @@ fn other_resource_fields_are_refused_by_name() {
     b.config["linux"]["resources"]["memory"] = json!({"limit": 32 << 20, "swap": 16 << 20});
     env.create_fails(&b, &env.id("swap"), "memory.swap");
 }
+
+#[test]
+fn update_changes_live_limits_and_records_them() {
+    let env = Env::new("res-update");
+    let mut b = env.bundle("b");
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 64 << 20});
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 10});
+    b.args(&["/bin/sleep", "1000"]);
+    let id = env.id("c");
+    env.run_detached(&b, &id);
+    let file = |ctrl: &str, name: &str| {
+        let mem = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+        let base = mem
+            .lines()
+            .find_map(|l| {
+                let mut p = l.splitn(3, ':');
+                let (_, c, path) = (p.next()?, p.next()?, p.next()?);
+                c.split(',')
+                    .any(|x| x == ctrl)
+                    .then(|| path.trim_end_matches('/').to_string())
+            })
+            .unwrap();
+        std::fs::read_to_string(format!("/sys/fs/cgroup/{ctrl}{base}/{id}/{name}"))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        file("memory", "memory.limit_in_bytes"),
+        (64u64 << 20).to_string()
+    );
+    let out = env.berth(&[
+        "update",
+        "--memory",
+        "128m",
+        "--pids-limit",
+        "20",
+        "--cpu-share",
+        "256",
+        "--cpu-quota",
+        "-1",
+        &id,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        file("memory", "memory.limit_in_bytes"),
+        (128u64 << 20).to_string()
+    );
+    assert_eq!(file("pids", "pids.max"), "20");
+    assert_eq!(file("cpu", "cpu.shares"), "256");
+    assert_eq!(file("cpu", "cpu.cfs_quota_us"), "-1");
+    let r = env.dir.join("resources.json");
+    std::fs::write(
+        &r,
+        serde_json::to_vec(&json!({"pids": {"limit": 30}})).unwrap(),
+    )
+    .unwrap();
+    assert!(env
+        .berth(&["update", "-r", r.to_str().unwrap(), &id])
+        .status
+        .success());
+    assert_eq!(file("pids", "pids.max"), "30");
+    assert_eq!(
+        file("memory", "memory.limit_in_bytes"),
+        (128u64 << 20).to_string(),
+        "untouched"
+    );
+    // Recorded in the container's state.
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.root.join(&id).join("state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["resources"]["pids_limit"], 30);
+    assert_eq!(state["resources"]["memory_limit"], 128 << 20);
+    berth_integration_tests::assert_fails(
+        &env.berth(&["update", "--kernel-memory", "1m", &id]),
+        "not supported yet",
+    );
+    std::fs::write(
+        &r,
+        serde_json::to_vec(&json!({"blockIO": {"weight": 10}})).unwrap(),
+    )
+    .unwrap();
+    berth_integration_tests::assert_fails(
+        &env.berth(&["update", "-r", r.to_str().unwrap(), &id]),
+        "linux.resources.blockIO",
+    );
+    berth_integration_tests::assert_fails(
+        &env.berth(&["update", "--memory", "lots", &id]),
+        "--memory",
+    );
+    assert!(env.berth(&["kill", &id, "KILL"]).status.success());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    berth_integration_tests::assert_fails(
+        &env.berth(&["update", "--pids-limit", "5", &id]),
+        "not running",
+    );
+}

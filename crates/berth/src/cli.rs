@@ -61,6 +61,8 @@ pub enum Command {
     Resume(liboci_cli::Resume),
     /// Print the features this build supports (runtime-spec features JSON)
     Features(liboci_cli::Features),
+    /// Change a container's memory, cpu and pids limits
+    Update(Update),
     #[command(external_subcommand)]
     Other(Vec<String>),
 }
@@ -74,6 +76,55 @@ pub struct Kill {
     /// Send the signal to every process in the container
     #[arg(short, long)]
     pub all: bool,
+}
+
+/// runc's `update` flags. liboci-cli's version takes plain numbers only
+/// and an unsigned quota; runc accepts `512m` and `-1`.
+#[derive(Args, Debug)]
+pub struct Update {
+    /// A linux.resources JSON file (`-` for stdin)
+    #[arg(short, long)]
+    pub resources: Option<std::path::PathBuf>,
+    /// Memory limit (bytes, or with a k/m/g/t suffix; -1 for none)
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    #[arg(long)]
+    pub cpu_share: Option<u64>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    #[arg(long)]
+    pub cpu_period: Option<u64>,
+    #[arg(long)]
+    pub cpuset_cpus: Option<String>,
+    #[arg(long)]
+    pub cpuset_mems: Option<String>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// runc flags for limits berth does not apply yet (refused)
+    #[arg(long)]
+    pub blkio_weight: Option<String>,
+    #[arg(long)]
+    pub kernel_memory: Option<String>,
+    #[arg(long)]
+    pub kernel_memory_tcp: Option<String>,
+    #[arg(long)]
+    pub cpu_rt_period: Option<String>,
+    #[arg(long)]
+    pub cpu_rt_runtime: Option<String>,
+    #[arg(long)]
+    pub cpu_idle: Option<String>,
+    #[arg(long)]
+    pub cpu_burst: Option<String>,
+    #[arg(long)]
+    pub l3_cache_schema: Option<String>,
+    #[arg(long)]
+    pub mem_bw_schema: Option<String>,
+    pub container_id: String,
 }
 
 #[derive(Args, Debug)]

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use crate::{Cgroup, Error};
 
 /// The limits this stage applies; `None` leaves the kernel's value.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Resources {
     pub memory_limit: Option<i64>,
     pub memory_reservation: Option<i64>,
@@ -109,6 +109,23 @@ impl Resources {
                 .map(|p| if p > 0 { p.to_string() } else { "max".into() }),
         );
         w
+    }
+
+    /// `self` with every field `newer` sets replaced (for `update`).
+    pub fn merged(&self, newer: &Resources) -> Resources {
+        Resources {
+            memory_limit: newer.memory_limit.or(self.memory_limit),
+            memory_reservation: newer.memory_reservation.or(self.memory_reservation),
+            memory_swap: newer.memory_swap.or(self.memory_swap),
+            swappiness: newer.swappiness.or(self.swappiness),
+            disable_oom_killer: newer.disable_oom_killer.or(self.disable_oom_killer),
+            cpu_shares: newer.cpu_shares.or(self.cpu_shares),
+            cpu_quota: newer.cpu_quota.or(self.cpu_quota),
+            cpu_period: newer.cpu_period.or(self.cpu_period),
+            cpus: newer.cpus.clone().or_else(|| self.cpus.clone()),
+            mems: newer.mems.clone().or_else(|| self.mems.clone()),
+            pids_limit: newer.pids_limit.or(self.pids_limit),
+        }
     }
 
     /// Checks what the kernel would refuse less clearly.

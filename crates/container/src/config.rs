@@ -301,7 +301,7 @@ fn validate_linux(spec: &Spec) -> Result<(), Error> {
 
 /// Only device rules are applied by this version; any other resource
 /// section that carries a value is refused rather than silently ignored.
-fn unsupported_resources(r: &oci_spec::runtime::LinuxResources) -> Result<(), Error> {
+pub(crate) fn unsupported_resources(r: &oci_spec::runtime::LinuxResources) -> Result<(), Error> {
     // Applied on v1 hierarchies (see berth_cgroups::Resources); any other
     // field of these sections is refused by name.
     let partly: [(&str, Option<serde_json::Value>, &[&str]); 3] = [

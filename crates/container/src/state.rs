@@ -77,6 +77,10 @@ pub struct ContainerState {
     /// builds exec processes from it).
     #[serde(default)]
     pub process: Option<oci_spec::runtime::Process>,
+    /// The memory, cpu and pids limits in force (from create, then
+    /// `update`).
+    #[serde(default)]
+    pub resources: berth_cgroups::Resources,
     /// The caller's NOTIFY_SOCKET, when `start` proxies sd_notify.
     #[serde(default)]
     pub notify_socket: Option<PathBuf>,

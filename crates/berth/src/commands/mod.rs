@@ -7,6 +7,7 @@ mod ps;
 mod run;
 mod simple;
 mod spec;
+mod update;
 
 use std::path::PathBuf;
 
@@ -40,6 +41,7 @@ pub fn dispatch(cmd: Command, g: &GlobalOpts) -> anyhow::Result<u8> {
         Command::List(l) => list::list(&root, &l).map(|_| 0),
         Command::Spec(s) => spec::spec(&s).map(|_| 0),
         Command::Exec(e) => exec::exec(&root, e),
+        Command::Update(u) => update::update(&root, &u).map(|_| 0),
         Command::Pause(p) => simple::pause(&root, &p.container_id).map(|_| 0),
         Command::Resume(r) => simple::resume(&root, &r.container_id).map(|_| 0),
         Command::Ps(p) => ps::ps(&root, &p).map(|_| 0),
@@ -52,7 +54,7 @@ pub fn dispatch(cmd: Command, g: &GlobalOpts) -> anyhow::Result<u8> {
         }
         Command::Other(args) => {
             let name = args.first().map(String::as_str).unwrap_or_default();
-            let known = ["update", "events", "checkpoint", "restore"];
+            let known = ["events", "checkpoint", "restore"];
             if known.contains(&name) {
                 bail!("the {name:?} command is not supported yet");
             }

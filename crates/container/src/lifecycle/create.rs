@@ -114,6 +114,7 @@ pub(crate) fn create_with_console(
         poststop: hook_list(&spec, |h| h.poststop()),
         own_pid_ns: plan.ns.new_pid,
         process: spec.process().clone(),
+        resources: resources(&spec),
         notify_socket: opts.notify_socket.clone(),
     };
     let cgroup = match Cgroup::create(&layout, &cg_path) {
@@ -314,9 +315,16 @@ fn cgroup_leaves(cg: &Cgroup) -> Result<Vec<(std::ffi::CString, std::ffi::CStrin
 /// `linux.devices` entry, as runc adds them.
 /// The memory, cpu and pids limits of `linux.resources`.
 fn resources(spec: &Spec) -> Resources {
-    let Some(r) = spec.linux().as_ref().and_then(|l| l.resources().as_ref()) else {
-        return Resources::default();
-    };
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .map(resources_of)
+        .unwrap_or_default()
+}
+
+/// The memory, cpu and pids limits of a resources object (config.json's,
+/// or `update -r`'s).
+pub(crate) fn resources_of(r: &oci_spec::runtime::LinuxResources) -> Resources {
     let mem = r.memory().as_ref();
     let cpu = r.cpu().as_ref();
     Resources {

@@ -10,6 +10,7 @@ pub mod query;
 pub mod run;
 pub mod start;
 mod terminal;
+pub mod update;
 
 use std::os::fd::AsFd;
 
