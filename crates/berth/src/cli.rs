@@ -1,13 +1,14 @@
 //! Command-line definitions: liboci-cli's structs where they match runc,
 //! our own where runc accepts more (kill's default signal, list's `-f`).
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser};
 use liboci_cli::GlobalOpts;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "berth",
     about = "An OCI container runtime",
+    after_help = COMMANDS,
     disable_version_flag = true,
     // liboci-cli's own help speaks of youki and a --log-level flag.
     mut_arg("log", |a| a.help("Log file (default: stderr)")),
@@ -29,11 +30,19 @@ pub struct Cli {
     /// Path to criu: accepted; checkpoint/restore are not supported yet
     #[arg(long, value_name = "PATH")]
     pub criu: Option<String>,
-    #[command(subcommand)]
-    pub command: Option<Command>,
+    /// The command and its arguments, parsed by [`parse_command`].
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub rest: Vec<String>,
 }
 
-#[derive(Subcommand, Debug)]
+/// The commands, each parsed on its own: building clap's parser for every
+/// command on every run costs start-up time and resident memory (RSS is
+/// a benchmark target), so only the one asked for is built.
+#[derive(Debug)]
 pub enum Command {
     /// Create a container
     Create(liboci_cli::Create),
@@ -63,9 +72,90 @@ pub enum Command {
     Features(liboci_cli::Features),
     /// Change a container's memory, cpu and pids limits
     Update(Update),
-    #[command(external_subcommand)]
     Other(Vec<String>),
 }
+
+/// Builds and runs the parser of one command.
+fn one<T: Args + clap::FromArgMatches>(
+    name: &'static str,
+    about: &'static str,
+    argv: &[String],
+) -> Result<T, clap::Error> {
+    // The struct's own doc would become the about text; ours replaces it.
+    let cmd = T::augment_args(clap::Command::new(name))
+        .about(about)
+        .bin_name(format!("berth {name}"));
+    T::from_arg_matches(&cmd.try_get_matches_from(argv)?)
+}
+
+/// Parses `COMMAND ARGS...` (what follows the global flags).
+pub fn parse_command(argv: &[String]) -> Result<Command, clap::Error> {
+    let name = argv.first().map(String::as_str).unwrap_or_default();
+    Ok(match name {
+        "create" => Command::Create(one("create", "Create a container", argv)?),
+        "start" => Command::Start(one(
+            "start",
+            "Run the user process of a created container",
+            argv,
+        )?),
+        "state" => Command::State(one(
+            "state",
+            "Print the state of a container as JSON",
+            argv,
+        )?),
+        "kill" => Command::Kill(one(
+            "kill",
+            "Send a signal to a container's init (default SIGTERM)",
+            argv,
+        )?),
+        "delete" => Command::Delete(one("delete", "Delete a container", argv)?),
+        "run" => Command::Run(one(
+            "run",
+            "Create and start a container, and wait for it unless detached",
+            argv,
+        )?),
+        "list" => Command::List(one("list", "List containers", argv)?),
+        "spec" => Command::Spec(one("spec", "Write a default config.json", argv)?),
+        "exec" => Command::Exec(one(
+            "exec",
+            "Run a process in a created or running container",
+            argv,
+        )?),
+        "ps" => Command::Ps(one("ps", "List the processes of a container", argv)?),
+        "pause" => Command::Pause(one("pause", "Freeze every process of a container", argv)?),
+        "resume" => Command::Resume(one("resume", "Thaw a paused container", argv)?),
+        "features" => Command::Features(one(
+            "features",
+            "Print the features this build supports",
+            argv,
+        )?),
+        "update" => Command::Update(one(
+            "update",
+            "Change a container's memory, cpu and pids limits",
+            argv,
+        )?),
+        _ => Command::Other(argv.to_vec()),
+    })
+}
+
+/// The command list for `berth --help`.
+pub const COMMANDS: &str = "Commands:
+  create    Create a container
+  start     Run the user process of a created container
+  state     Print the state of a container as JSON
+  kill      Send a signal to a container's init (default SIGTERM)
+  delete    Delete a container
+  run       Create and start a container, and wait for it unless detached
+  list      List containers
+  spec      Write a default config.json
+  exec      Run a process in a created or running container
+  ps        List the processes of a container
+  pause     Freeze every process of a container
+  resume    Thaw a paused container
+  update    Change a container's memory, cpu and pids limits
+  features  Print the features this build supports (runtime-spec features JSON)
+
+`berth COMMAND --help` describes a command.";
 
 #[derive(Args, Debug)]
 pub struct Kill {

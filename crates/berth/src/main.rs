@@ -29,10 +29,12 @@ fn main() -> ExitCode {
         eprintln!("berth: {e:#}");
         return ExitCode::FAILURE;
     }
-    let Some(command) = cli.command else {
+    if cli.rest.is_empty() {
         eprintln!("berth: no command given; see berth --help");
         return ExitCode::FAILURE;
-    };
+    }
+    // Prints usage or help and exits, as clap does for the top level.
+    let command = cli::parse_command(&cli.rest).unwrap_or_else(|e| e.exit());
     match commands::dispatch(command, &cli.global) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
