@@ -187,6 +187,23 @@ impl Env {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// Waits (10 s at most) until container `id` reports `want`; a
+    /// container that does not exist yet just keeps the wait going.
+    pub fn wait_status(&self, id: &str, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = self.berth(&["state", id]);
+            let now = serde_json::from_slice::<Value>(&out.stdout)
+                .map(|v| v["status"].clone())
+                .unwrap_or_default();
+            if now == want {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{id} never became {want}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// `run --detach` of the bundle as container `id`; returns its pid.
     pub fn run_detached(&self, bundle: &Bundle, id: &str) -> i64 {
         bundle.save();
@@ -228,6 +245,25 @@ impl Drop for Env {
             reap(pid);
         }
         let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Makes `cmd` start with copies of `fd` at each of `targets`, without
+/// close-on-exec: descriptors a runtime's caller might leak into it.
+pub fn inherit_fd(cmd: &mut Command, fd: i32, targets: &'static [i32]) {
+    // SAFETY: pre_exec runs in the forked child before exec; dup2 and
+    // fcntl are async-signal-safe and `fd` is open in the child.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(cmd, move || {
+            for &t in targets {
+                // dup2 onto itself keeps close-on-exec: clear it explicitly.
+                if fd != t {
+                    libc::dup2(fd, t);
+                }
+                libc::fcntl(t, libc::F_SETFD, 0);
+            }
+            Ok(())
+        });
     }
 }
 

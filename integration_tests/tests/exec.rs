@@ -6,7 +6,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use berth_integration_tests::{
-    assert_fails, cap_bit, cap_mask, parse_last_json, run_captured, strings, text, Bundle, Env,
+    assert_fails, cap_bit, cap_mask, inherit_fd, parse_last_json, run_captured, strings, text,
+    Bundle, Env,
 };
 use serde_json::{json, Value};
 
@@ -258,18 +259,7 @@ fn exec_preserves_only_the_fds_asked_for() {
             "/bin/checker",
             "report",
         ]);
-        // SAFETY: dup2/fcntl on valid descriptors in the forked child.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
-                for fd in [3, 7] {
-                    if raw != fd {
-                        libc::dup2(raw, fd);
-                    }
-                    libc::fcntl(fd, libc::F_SETFD, 0);
-                }
-                Ok(())
-            });
-        }
+        inherit_fd(&mut cmd, raw, &[3, 7]);
         let out = run_captured(cmd, &env.dir);
         assert!(out.status.success(), "{}", text(&out));
         assert_eq!(

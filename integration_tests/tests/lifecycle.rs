@@ -7,20 +7,6 @@ use std::time::{Duration, Instant};
 use berth_integration_tests::{assert_fails, parse_last_json, text, Env};
 use serde_json::Value;
 
-fn wait_status(env: &Env, id: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let current = |id: &str| {
-        let out = env.berth(&["state", id]);
-        serde_json::from_slice::<Value>(&out.stdout)
-            .map(|v| v["status"].clone())
-            .unwrap_or_default()
-    };
-    while current(id) != want {
-        assert!(Instant::now() < deadline, "{id} never became {want}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn create_start_kill_delete_walks_every_status() {
     let env = Env::new("walk");
@@ -54,7 +40,7 @@ fn create_start_kill_delete_walks_every_status() {
     assert_eq!(comm.trim(), "sleep");
 
     assert!(env.berth(&["kill", &id, "KILL"]).status.success());
-    wait_status(&env, &id, "stopped");
+    env.wait_status(&id, "stopped");
     assert_eq!(env.state(&id)["pid"], 0);
     let out = env.berth(&["delete", &id]);
     assert!(out.status.success(), "{}", text(&out));
@@ -235,7 +221,7 @@ fn run_reports_128_plus_signal_when_killed() {
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    wait_status(&env, &id, "running");
+    env.wait_status(&id, "running");
     assert!(env.berth(&["kill", &id, "9"]).status.success());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(137));
@@ -318,7 +304,7 @@ fn kill_default_signal_and_names() {
         args.extend(sig);
         let out = env.berth(&args);
         assert!(out.status.success(), "{}", text(&out));
-        wait_status(&env, &id, "stopped");
+        env.wait_status(&id, "stopped");
         assert!(env.berth(&["delete", &id]).status.success());
     }
     let id = env.id("bad");

@@ -9,14 +9,6 @@ use std::time::{Duration, Instant};
 use berth_integration_tests::{berth_bin, parse_last_json, reap, run_captured, strings, text, Env};
 use serde_json::{json, Value};
 
-fn wait_stopped(env: &Env, id: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while env.state(id)["status"] != "stopped" {
-        assert!(Instant::now() < deadline, "{id} never stopped");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn ps_lists_the_container_processes() {
     let env = Env::new("ps");
@@ -98,7 +90,7 @@ fn kill_all_signals_every_process() {
     assert_eq!(pids(&env).as_array().unwrap().len(), 3);
     let out = env.berth(&["kill", "--all", &id, "KILL"]);
     assert!(out.status.success(), "{}", text(&out));
-    wait_stopped(&env, &id);
+    env.wait_status(&id, "stopped");
     assert!(env.berth(&["delete", &id]).status.success());
     env.assert_gone(&id);
 }
@@ -171,7 +163,7 @@ fn containerd_runc_shim_call_shapes() {
         .unwrap();
     // SAFETY: waitpid on our own child (we are its subreaper).
     unsafe { libc::waitpid(exec, std::ptr::null_mut(), 0) };
-    wait_stopped(&env, &id);
+    env.wait_status(&id, "stopped");
     call(&["delete", &id]);
     reap(init);
     // A failing call leaves its error in the JSON log, where the shim reads it.

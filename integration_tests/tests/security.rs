@@ -3,7 +3,6 @@
 
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt};
-use std::os::unix::process::CommandExt;
 
 use berth_integration_tests::{run_captured, text, Env};
 use serde_json::json;
@@ -67,21 +66,7 @@ fn no_host_descriptor_reaches_the_container() {
             b.arg(),
             &id,
         ]);
-        // SAFETY: pre_exec runs in the forked child before exec; dup2 is
-        // async-signal-safe and the descriptors are valid.
-        unsafe {
-            cmd.pre_exec(move || {
-                // fd 3 and fd 9 reach berth without close-on-exec (dup2
-                // onto itself keeps the flag, so clear it explicitly).
-                for fd in [3, 9] {
-                    if raw != fd {
-                        libc::dup2(raw, fd);
-                    }
-                    libc::fcntl(fd, libc::F_SETFD, 0);
-                }
-                Ok(())
-            });
-        }
+        berth_integration_tests::inherit_fd(&mut cmd, raw, &[3, 9]);
         let out = run_captured(cmd, &env.dir);
         assert!(out.status.success(), "{}", text(&out));
         let r = berth_integration_tests::parse_last_json(&out.stdout);
