@@ -1,6 +1,12 @@
 //! Placing containers in their cgroups on this v1/hybrid host and
 //! removing exactly what was created.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
+
 use std::fs;
 use std::path::PathBuf;
 

@@ -1,6 +1,12 @@
 //! `exec`: a new process in a running container, with the container's
 //! namespaces, cgroups and defaults, and each override observed inside.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
+
 use std::fs;
 use std::process::Stdio;
 use std::time::{Duration, Instant};

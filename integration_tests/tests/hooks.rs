@@ -1,6 +1,12 @@
 //! Hooks: when each runs, in which namespace, what state it sees, and
 //! what its failure does (runtime-spec's lifecycle, not runc 1.1's).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
+
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,6 +1,12 @@
 //! Every command and status transition, with the error cases runc users
 //! rely on.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
+
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,12 @@
 //! Namespaces: each kind created new or joined by path, user namespaces
 //! with their maps, time namespaces with their offsets.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
+
 use std::time::Duration;
 
 use berth_integration_tests::{host_ns, Env};

@@ -2,6 +2,12 @@
 //! shapes containerd's runc shim, conmon and buildah send
 //! (shared/notes/engines.md).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
+
 use std::fs;
 use std::process::Command;
 use std::time::{Duration, Instant};

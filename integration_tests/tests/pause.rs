@@ -1,6 +1,12 @@
 //! pause/resume (the v1 freezer on this host) and what a paused
 //! container allows: kill, delete --force, exec only with --ignore-paused.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
+
 use std::fs;
 use std::time::{Duration, Instant};
 

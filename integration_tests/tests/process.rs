@@ -2,6 +2,12 @@
 //! no_new_privs, rlimits, oom_score_adj, I/O priority, scheduler,
 //! personality.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
+
 use berth_integration_tests::{cap_bit, cap_mask, strings, Env};
 use serde_json::json;
 

@@ -1,6 +1,12 @@
 //! memory, cpu and pids limits on this v1/hybrid host: the value lands
 //! in the right cgroup file, is visible inside, and is enforced.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
+
 use berth_integration_tests::{text, Env};
 use serde_json::json;
 

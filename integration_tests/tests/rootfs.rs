@@ -1,6 +1,12 @@
 //! The container's filesystem: root, mounts, propagation, devices, masked
 //! and read-only paths, sysctls, --no-pivot.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
+
 use std::fs;
 
 use berth_integration_tests::{mount_lines, text, Env};

@@ -1,6 +1,12 @@
 //! The spawn-path items of the security checklist, each attacked with a
 //! hostile bundle against a canary on the host.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
+
 use std::fs;
 use std::os::unix::fs::{symlink, MetadataExt};
 

@@ -2,6 +2,12 @@
 //! receive them: the pty master arrives with SCM_RIGHTS, it is a real pty
 //! master, and I/O flows through it.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
+
 use std::io::Write;
 use std::os::fd::AsRawFd;
 
@@ -156,10 +162,8 @@ impl UserTerminal {
             ws_ypixel: 0,
         };
         // SAFETY: TIOCSWINSZ with a valid winsize.
-        assert_eq!(
-            unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) },
-            0
-        );
+        let r = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+        assert_eq!(r, 0);
     }
 
     fn type_in(&self, s: &str) {
@@ -196,10 +200,8 @@ impl UserTerminal {
         // SAFETY: zeroed termios is valid; tcgetattr fills it.
         let mut t: libc::termios = unsafe { std::mem::zeroed() };
         // SAFETY: valid descriptor and out-pointer.
-        assert_eq!(
-            unsafe { libc::tcgetattr(self.slave.as_raw_fd(), &mut t) },
-            0
-        );
+        let r = unsafe { libc::tcgetattr(self.slave.as_raw_fd(), &mut t) };
+        assert_eq!(r, 0);
         t.c_lflag & libc::ICANON != 0 && t.c_lflag & libc::ECHO != 0
     }
 }
