@@ -428,11 +428,17 @@ impl Bundle {
         self.path.to_str().unwrap()
     }
 
+    /// Adds `{"type": kind}` (a new namespace) to `linux.namespaces`.
+    pub fn add_namespace(&mut self, kind: &str) -> &mut Self {
+        if let Some(ns) = self.config["linux"]["namespaces"].as_array_mut() {
+            ns.push(serde_json::json!({ "type": kind }));
+        }
+        self
+    }
+
     /// Adds a new user namespace mapping 0-65535 to host 100000-165535.
     pub fn add_userns(&mut self) -> &mut Self {
-        if let Some(ns) = self.config["linux"]["namespaces"].as_array_mut() {
-            ns.push(serde_json::json!({"type": "user"}));
-        }
+        self.add_namespace("user");
         let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         self.config["linux"]["uidMappings"] = map.clone();
         self.config["linux"]["gidMappings"] = map;

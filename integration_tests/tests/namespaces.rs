@@ -167,10 +167,7 @@ fn user_namespace_with_mappings() {
 fn user_namespace_without_mappings_is_invalid() {
     let env = Env::new("ns-user-nomap");
     let mut b = env.bundle("b");
-    b.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
+    b.add_namespace("user");
     b.save();
     let id = env.id("c");
     env.create_fails(&b, &id, "uidMappings");
@@ -180,10 +177,7 @@ fn user_namespace_without_mappings_is_invalid() {
 fn time_namespace_with_offsets() {
     let env = Env::new("ns-time");
     let mut b = env.bundle("b");
-    b.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "time"}));
+    b.add_namespace("time");
     b.config["linux"]["timeOffsets"] =
         json!({"monotonic": {"secs": 86400, "nanosecs": 0}, "boottime": {"secs": 172800}});
     let mut now = libc::timespec {
@@ -208,10 +202,7 @@ fn time_namespace_with_offsets() {
 fn user_and_time_namespaces_joined_by_path() {
     let env = Env::new("ns-join-user");
     let mut holder = userns_bundle(&env);
-    holder.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "time"}));
+    holder.add_namespace("time");
     holder.config["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 86400}});
     holder.args(&["/bin/sleep", "100"]);
     let pid = env.run_detached(&holder, &env.id("holder"));

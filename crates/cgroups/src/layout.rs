@@ -1,6 +1,6 @@
 //! Detecting the host's cgroup hierarchies from the mount table.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::Error;
 
@@ -125,13 +125,6 @@ impl Layout {
         }
         Ok(Self { mode, hierarchies })
     }
-
-    /// The hierarchy holding a v1 controller.
-    pub fn controller(&self, name: &str) -> Option<&Hierarchy> {
-        self.hierarchies
-            .iter()
-            .find(|h| h.controllers.iter().any(|c| c == name))
-    }
 }
 
 impl Hierarchy {
@@ -148,11 +141,6 @@ impl Hierarchy {
         } else {
             self.mount.join(rel)
         }
-    }
-
-    /// True when `dir` is the root directory of this hierarchy.
-    pub fn is_root(&self, dir: &Path) -> bool {
-        dir == self.mount
     }
 }
 
@@ -216,7 +204,7 @@ mod tests {
             names,
             ["cpu", "memory", "systemd", "unified", "cpu,cpuacct"]
         );
-        assert_eq!(l.controller("memory").unwrap().caller, "/process_api/x");
+        assert_eq!(l.hierarchies[1].caller, "/process_api/x");
         assert_eq!(l.hierarchies[4].caller, "/a");
     }
 

@@ -154,7 +154,10 @@ fn passwd_home(passwd: &str, uid: u32) -> Option<String> {
 }
 
 fn cap_masks(p: &Process) -> Result<CapMasks, Error> {
-    let last_cap = caps::runtime::thread_all_supported()
+    // One read of /proc/sys/kernel/cap_last_cap, not a prctl per
+    // capability as thread_all_supported() does.
+    let last_cap = caps::runtime::procfs_all_supported(None)
+        .unwrap_or_else(|_| caps::runtime::thread_all_supported())
         .iter()
         .map(|c| c.index() as u32)
         .max()

@@ -102,7 +102,7 @@ impl Drop for Spawned {
 
 /// Sends SIGKILL through a pidfd and waits (bounded) until the process is
 /// gone, so that its cgroups can be removed afterwards.
-pub(crate) fn kill_and_wait(pidfd: &OwnedFd) {
+fn kill_and_wait(pidfd: &OwnedFd) {
     let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
     let _ = sys::poll_readable(pidfd.as_fd(), 5000);
 }
