@@ -78,50 +78,50 @@ fn one_arg(op: &str, value: u64, value_two: Option<u64>) -> Filter {
 
 #[test]
 fn every_operator_on_64_bit_values() {
-    let big = 0x1_0000_0005u64;
+    const BIG: u64 = 0x1_0000_0005;
     // (op, value, valueTwo, [(argument, denied)])
     type Case = (&'static str, u64, Option<u64>, &'static [(u64, bool)]);
     let cases: [Case; 7] = [
         (
             "SCMP_CMP_EQ",
-            big,
+            BIG,
             None,
-            &[(big, true), (5, false), (big + 1, false)],
+            &[(BIG, true), (5, false), (BIG + 1, false)],
         ),
         (
             "SCMP_CMP_NE",
-            big,
+            BIG,
             None,
-            &[(big, false), (5, true), (0, true)],
+            &[(BIG, false), (5, true), (0, true)],
         ),
         (
             "SCMP_CMP_LT",
-            big,
+            BIG,
             None,
-            &[(5, true), (big - 1, true), (big, false), (u64::MAX, false)],
+            &[(5, true), (BIG - 1, true), (BIG, false), (u64::MAX, false)],
         ),
         (
             "SCMP_CMP_LE",
-            big,
+            BIG,
             None,
-            &[(big, true), (big + 1, false), (0, true)],
+            &[(BIG, true), (BIG + 1, false), (0, true)],
         ),
         (
             "SCMP_CMP_GT",
-            big,
+            BIG,
             None,
             &[
-                (big, false),
-                (big + 1, true),
+                (BIG, false),
+                (BIG + 1, true),
                 (0x2_0000_0000, true),
                 (6, false),
             ],
         ),
         (
             "SCMP_CMP_GE",
-            big,
+            BIG,
             None,
-            &[(big, true), (big - 1, false), (u64::MAX, true)],
+            &[(BIG, true), (BIG - 1, false), (u64::MAX, true)],
         ),
         (
             "SCMP_CMP_MASKED_EQ",
