@@ -39,6 +39,8 @@ pub enum Msg {
     HooksDone(Vec<u8>),
     Ready,
     Error(String),
+    /// Comes with the seccomp listener descriptor (SCM_RIGHTS).
+    SeccompListener,
 }
 
 impl Msg {
@@ -52,6 +54,7 @@ impl Msg {
             Msg::HooksDone(s) => (6, s),
             Msg::Ready => (7, &[]),
             Msg::Error(e) => (8, e.as_bytes()),
+            Msg::SeccompListener => (9, &[]),
         };
         [&[tag][..], body].concat()
     }
@@ -67,6 +70,7 @@ impl Msg {
             6 => Msg::HooksDone(body.to_vec()),
             7 => Msg::Ready,
             8 => Msg::Error(String::from_utf8_lossy(body).into_owned()),
+            9 => Msg::SeccompListener,
             _ => return None,
         })
     }
@@ -108,8 +112,31 @@ impl Channel {
     }
 
     /// Receives one message; `None` on EOF.
+    /// Sends `msg` with a descriptor attached.
+    pub fn send_fd(&self, msg: &Msg, fd: BorrowedFd<'_>) -> io::Result<()> {
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+        let fds = [fd.as_raw_fd()];
+        let body = msg.encode();
+        sendmsg::<()>(
+            self.fd.as_raw_fd(),
+            &[io::IoSlice::new(&body)],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::empty(),
+            None,
+        )?;
+        Ok(())
+    }
+
+    #[cfg(test)]
     pub fn recv(&self) -> io::Result<Option<Msg>> {
-        use nix::sys::socket::{recv, MsgFlags};
+        Ok(self.recv_with_fd()?.map(|(m, _)| m))
+    }
+
+    /// The next message and the descriptor that came with it, if any
+    /// (close-on-exec).
+    pub fn recv_with_fd(&self) -> io::Result<Option<(Msg, Option<OwnedFd>)>> {
+        use nix::sys::socket::{recv, recvmsg, ControlMessageOwned, MsgFlags};
+        use std::os::fd::FromRawFd;
         // Peek with MSG_TRUNC for the packet's size, then read it whole.
         let size = loop {
             match recv(
@@ -129,9 +156,28 @@ impl Channel {
             ));
         }
         let mut buf = vec![0u8; size.max(1)];
-        let n = loop {
-            match nix::unistd::read(self.fd.as_fd(), &mut buf) {
-                Ok(n) => break n,
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let (n, fd) = loop {
+            let mut iov = [io::IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Ok(m) => {
+                    let mut fd = None;
+                    for c in m.cmsgs()? {
+                        if let ControlMessageOwned::ScmRights(fds) = c {
+                            for raw in fds {
+                                // SAFETY: SCM_RIGHTS just installed this
+                                // descriptor for us; nothing else owns it.
+                                fd = Some(unsafe { OwnedFd::from_raw_fd(raw) });
+                            }
+                        }
+                    }
+                    break (m.bytes, fd);
+                }
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -139,9 +185,10 @@ impl Channel {
         if n == 0 {
             return Ok(None);
         }
-        Msg::decode(&buf[..n]).map(Some).ok_or_else(|| {
+        let msg = Msg::decode(&buf[..n]).ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidData, "malformed handshake message")
-        })
+        })?;
+        Ok(Some((msg, fd)))
     }
 
     /// Receives and returns the message when it is `expected`'s kind;
@@ -151,11 +198,23 @@ impl Channel {
         expected: &'static str,
         accept: impl Fn(&Msg) -> bool,
     ) -> Result<Msg, Error> {
-        match self.recv().map_err(Error::spawn("reading the handshake"))? {
+        self.expect_with_fd(expected, accept).map(|(m, _)| m)
+    }
+
+    /// [`Channel::expect`], keeping a descriptor that came along.
+    pub fn expect_with_fd(
+        &self,
+        expected: &'static str,
+        accept: impl Fn(&Msg) -> bool,
+    ) -> Result<(Msg, Option<OwnedFd>), Error> {
+        match self
+            .recv_with_fd()
+            .map_err(Error::spawn("reading the handshake"))?
+        {
             None => Err(Error::ChildGone(expected)),
-            Some(Msg::Error(e)) => Err(Error::Child(e)),
-            Some(m) if accept(&m) => Ok(m),
-            Some(m) => Err(Error::Protocol {
+            Some((Msg::Error(e), _)) => Err(Error::Child(e)),
+            Some((m, fd)) if accept(&m) => Ok((m, fd)),
+            Some((m, _)) => Err(Error::Protocol {
                 expected,
                 got: m.name(),
             }),

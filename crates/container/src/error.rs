@@ -42,6 +42,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Cgroup(#[from] berth_cgroups::Error),
+    #[error(transparent)]
+    Seccomp(#[from] berth_seccomp::Error),
     #[error("{step}: {source}")]
     Spawn {
         step: &'static str,

@@ -84,6 +84,9 @@ pub struct ContainerState {
     /// The caller's NOTIFY_SOCKET, when `start` proxies sd_notify.
     #[serde(default)]
     pub notify_socket: Option<PathBuf>,
+    /// `linux.seccomp`, which exec'd processes get too (as with runc).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 /// The state JSON of runtime-spec (plus runc's extra fields), as `state`

@@ -116,6 +116,7 @@ pub(crate) fn create_with_console(
         process: spec.process().clone(),
         resources: resources(&spec),
         notify_socket: opts.notify_socket.clone(),
+        seccomp: linux.and_then(|l| l.seccomp().clone()),
     };
     let cgroup = match Cgroup::create(&layout, &cg_path) {
         Ok(c) => c,

@@ -73,7 +73,12 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
     }
     let process = build_process(st.process.clone(), &opts.process)?;
     config::validate_process_fields(&process)?;
-    let plan = ProcessPlan::build(&process, &st.rootfs, None)?;
+    let mut plan = ProcessPlan::build(&process, &st.rootfs, None)?;
+    plan.seccomp = st
+        .seccomp
+        .as_ref()
+        .map(berth_seccomp::Filter::compile)
+        .transpose()?;
     let mut terminal = TerminalPlan::of(&process);
     if let Some(t) = terminal
         .as_mut()
@@ -115,6 +120,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
         preserve_fds: opts.preserve_fds,
         join_late: status == Status::Paused,
         terminal: terminal.zip(console.as_ref()),
+        state_json: &|| st.spec_state_json(status),
     })?;
     drop(console);
     let master = match &ours {

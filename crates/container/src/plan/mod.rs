@@ -95,16 +95,21 @@ impl Plan {
                 .map(|s| mounts::cstring(s.as_str(), what))
                 .transpose()
         };
+        let mut process_plan = ProcessPlan::build(
+            process,
+            rootfs,
+            linux
+                .and_then(|l| l.personality().as_ref())
+                .map(|p| p.domain()),
+        )?;
+        process_plan.seccomp = linux
+            .and_then(|l| l.seccomp().as_ref())
+            .map(berth_seccomp::Filter::compile)
+            .transpose()?;
         Ok(Self {
             ns: NsPlan::build(linux)?,
             rootfs: RootfsPlan::build(spec, bundle, rootfs, flags.no_pivot)?,
-            process: ProcessPlan::build(
-                process,
-                rootfs,
-                linux
-                    .and_then(|l| l.personality().as_ref())
-                    .map(|p| p.domain()),
-            )?,
+            process: process_plan,
             hostname: name(spec.hostname(), "hostname")?,
             domainname: name(spec.domainname(), "domainname")?,
             runtime_hooks,

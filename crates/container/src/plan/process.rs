@@ -49,6 +49,8 @@ pub struct ProcessPlan {
     pub ioprio: Option<(u32, u32)>,
     pub sched: Option<SchedAttr>,
     pub personality: Option<u64>,
+    /// `linux.seccomp`, compiled; installed last before execve.
+    pub seccomp: Option<berth_seccomp::Filter>,
 }
 
 impl ProcessPlan {
@@ -105,6 +107,7 @@ impl ProcessPlan {
                 LinuxPersonalityDomain::PerLinux => 0x0000,
                 LinuxPersonalityDomain::PerLinux32 => 0x0008,
             }),
+            seccomp: None,
         })
     }
 }

@@ -32,6 +32,8 @@ pub struct ExecInput<'a> {
     pub join_late: bool,
     /// With a terminal: its size and the console socket for the master.
     pub terminal: Option<(TerminalPlan, &'a OwnedFd)>,
+    /// The container's state JSON, for a seccomp agent.
+    pub state_json: &'a dyn Fn() -> Vec<u8>,
 }
 
 /// Starts the process; returns its host pid once it has executed the
@@ -61,7 +63,7 @@ pub fn spawn_exec(input: &ExecInput<'_>) -> Result<i32, Error> {
             drop(child);
             let result = v2_fallback(&join, v2_joined, ipid)
                 .map_err(|e| (e, None))
-                .and_then(|()| drive(&parent, input.join_late));
+                .and_then(|()| drive(&parent, input));
             if result.is_err() {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(ipid),
@@ -85,7 +87,7 @@ pub fn spawn_exec(input: &ExecInput<'_>) -> Result<i32, Error> {
 
 /// The runtime's side: the pid, then EOF (executed) or an error. A
 /// process that failed is killed; its pid comes back with the error.
-fn drive(ch: &Channel, join_late: bool) -> Result<i32, (Error, Option<i32>)> {
+fn drive(ch: &Channel, input: &ExecInput<'_>) -> Result<i32, (Error, Option<i32>)> {
     ch.send(&Msg::Continue)
         .map_err(|e| (Error::spawn("sending Continue")(e), None))?;
     let Msg::InitPid(pid) = ch
@@ -94,16 +96,29 @@ fn drive(ch: &Channel, join_late: bool) -> Result<i32, (Error, Option<i32>)> {
     else {
         return Err((Error::ChildGone("InitPid"), None));
     };
-    let err = match ch.recv().map_err(Error::spawn("reading the handshake")) {
-        Ok(None) => return Ok(pid),
-        // Joining a frozen cgroup last, it executes only once thawed.
-        Ok(Some(Msg::Ready)) if join_late => return Ok(pid),
-        Ok(Some(Msg::Error(e))) => Error::Child(e),
-        Ok(Some(m)) => Error::Protocol {
-            expected: "EOF at exec",
-            got: format!("{m:?}"),
-        },
-        Err(e) => e,
+    let err = loop {
+        break match ch
+            .recv_with_fd()
+            .map_err(Error::spawn("reading the handshake"))
+        {
+            Ok(None) => return Ok(pid),
+            // Joining a frozen cgroup last, it executes only once thawed.
+            Ok(Some((Msg::Ready, _))) if input.join_late => return Ok(pid),
+            Ok(Some((Msg::SeccompListener, Some(fd)))) => {
+                let notify = input.process.seccomp.as_ref().and_then(|f| f.notify());
+                match notify.map(|n| super::listener::forward(n, fd, pid, &(input.state_json)())) {
+                    Some(Ok(())) => continue,
+                    Some(Err(e)) => e,
+                    None => Error::ChildGone("the seccomp listener"),
+                }
+            }
+            Ok(Some((Msg::Error(e), _))) => Error::Child(e),
+            Ok(Some((m, _))) => Error::Protocol {
+                expected: "EOF at exec",
+                got: format!("{m:?}"),
+            },
+            Err(e) => e,
+        };
     };
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
     Err((err, Some(pid)))
@@ -157,10 +172,13 @@ fn run(
         let _ = sys::close_range(n, n, false);
     }
     process::apply_limits(p)?;
+    let early = process::install_seccomp(p, false)?;
     process::become_user(p)?;
     process::enter_cwd(p)?;
     process::set_caps(p)?;
     let exe = process::find_exec(p)?;
+    let late = process::install_seccomp(p, true)?;
+    process::send_listener(ch, early.or(late))?;
     if input.join_late {
         ch.send(&Msg::Ready).step("sending Ready")?;
         cgroups

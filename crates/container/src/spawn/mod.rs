@@ -20,6 +20,7 @@ mod console;
 pub mod exec;
 mod init;
 mod intermediate;
+mod listener;
 mod process;
 
 use std::os::fd::{AsFd, OwnedFd};
@@ -186,8 +187,16 @@ fn drive(input: &SpawnInput<'_>, ch: &Channel, ipid: i32) -> Result<Spawned, Err
     };
     ch.send(&Msg::Go).map_err(Error::spawn("sending Go"))?;
     loop {
-        match ch.expect("Ready", |m| matches!(m, Msg::Ready | Msg::Hooks))? {
-            Msg::Hooks => {
+        let accept = |m: &Msg| matches!(m, Msg::Ready | Msg::Hooks | Msg::SeccompListener);
+        match ch.expect_with_fd("Ready", accept)? {
+            (Msg::SeccompListener, fd) => {
+                let notify = plan.process.seccomp.as_ref().and_then(|f| f.notify());
+                let (Some(notify), Some(fd)) = (notify, fd) else {
+                    return Err(Error::ChildGone("the seccomp listener"));
+                };
+                listener::forward(notify, fd, pid, &(input.state_json)(pid))?;
+            }
+            (Msg::Hooks, _) => {
                 let state = (input.state_json)(pid);
                 hooks::run_all("prestart", input.prestart, &state)?;
                 hooks::run_all("createRuntime", input.create_runtime, &state)?;

@@ -1,8 +1,10 @@
 //! Process attributes applied by init: limits, ids, capabilities, cwd.
 
 use std::ffi::CStr;
+use std::os::fd::{AsFd, OwnedFd};
 
 use super::{Step, StepError, StepResult};
+use crate::channel::{Channel, Msg};
 use crate::plan::ProcessPlan;
 use crate::sys;
 
@@ -79,6 +81,30 @@ pub fn set_caps(p: &ProcessPlan) -> StepResult {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).step("PR_SET_NO_NEW_PRIVS")?;
     }
     Ok(())
+}
+
+/// Installs the seccomp filter at runc's two points. Without
+/// no_new_privs the kernel requires CAP_SYS_ADMIN, so the filter goes in
+/// before the ids and capabilities change (`late` false); with it, as
+/// late as possible (`late` true), so the fewest of our own syscalls run
+/// under the profile. Returns the NOTIFY listener, if the filter has one.
+pub fn install_seccomp(p: &ProcessPlan, late: bool) -> StepResult<Option<OwnedFd>> {
+    match &p.seccomp {
+        Some(f) if late == p.no_new_privs => {
+            berth_seccomp::install(f).step("installing the seccomp filter")
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Passes a NOTIFY listener to the runtime, which hands it to the agent.
+pub fn send_listener(ch: &Channel, listener: Option<OwnedFd>) -> StepResult {
+    match listener {
+        Some(fd) => ch
+            .send_fd(&Msg::SeccompListener, fd.as_fd())
+            .step("sending the seccomp listener"),
+        None => Ok(()),
+    }
 }
 
 /// The first exec candidate that exists and is executable here.
