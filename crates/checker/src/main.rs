@@ -6,7 +6,8 @@
 //! PATH DATA`, `checker exit CODE`, `checker sleep SECS`, `checker stat
 //! PATH`, `checker readlink PATH`, `checker syscall x86_64|x32|i386 NR
 //! [ARG...]` (a raw syscall through that ABI; killed by a seccomp filter,
-//! it prints nothing and dies of SIGSYS).
+//! it prints nothing and dies of SIGSYS), `checker spin NR COUNT` (the
+//! mean cost of COUNT argument-less syscalls NR, in ns).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -25,6 +26,10 @@ fn main() {
         "stat" => stat(&arg(2)),
         "notify" => notify(&arg(2)),
         "syscall" => syscall(&arg(2), &args[3.min(args.len())..]),
+        "spin" => spin(
+            arg(2).parse().unwrap_or(110),
+            arg(3).parse().unwrap_or(1_000_000),
+        ),
         "readlink" => {
             json!({"target": fs::read_link(arg(2)).ok().map(|p| p.display().to_string())})
         }
@@ -43,6 +48,18 @@ fn main() {
     };
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "{out}");
+}
+
+/// COUNT calls of syscall NR; the mean time per call.
+fn spin(nr: i64, count: u32) -> Value {
+    let start = std::time::Instant::now();
+    for _ in 0..count {
+        // SAFETY: an argument-less syscall chosen by the caller (getppid
+        // in the benchmark); nothing is read or written through it.
+        std::hint::black_box(unsafe { libc::syscall(nr) });
+    }
+    let ns = start.elapsed().as_nanos() as f64 / f64::from(count.max(1));
+    json!({"ns_per_call": ns})
 }
 
 /// One raw syscall: `{"ret": r}` or `{"ret": -1, "errno": e}`.

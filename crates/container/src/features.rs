@@ -93,9 +93,14 @@ mod tests {
         })
     }
 
+    /// What create checks before touching anything: validation, and the
+    /// seccomp compilation of Plan::build.
     fn validates(v: Value) -> bool {
-        serde_json::from_value::<oci_spec::runtime::Spec>(v)
-            .is_ok_and(|s| crate::config::validate(&s).is_ok())
+        serde_json::from_value::<oci_spec::runtime::Spec>(v).is_ok_and(|s| {
+            let seccomp = s.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+            crate::config::validate(&s).is_ok()
+                && seccomp.is_none_or(|p| berth_seccomp::Filter::compile(p).is_ok())
+        })
     }
 
     #[test]

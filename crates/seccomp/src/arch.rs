@@ -2,7 +2,8 @@
 //! numbers. A filter sees which one by `seccomp_data.arch` (i386 has its
 //! own audit arch) and, for x32, by the x32 bit in the number.
 
-use std::str::FromStr;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 pub(crate) const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 pub(crate) const AUDIT_ARCH_I386: u32 = 0x4000_0003;
@@ -59,21 +60,74 @@ const X32_OWN: [&str; 36] = [
     "pwritev2",
 ];
 
-impl Abi {
-    /// The number `name` has in this ABI, as the filter sees it.
-    pub(crate) fn number(self, name: &str) -> Option<u32> {
-        match self {
-            Abi::X86_64 => syscalls::x86_64::Sysno::from_str(name)
-                .ok()
-                .map(|s| s.id() as u32),
-            Abi::I386 => syscalls::x86::Sysno::from_str(name)
-                .ok()
-                .map(|s| s.id() as u32),
+/// Past the highest syscall number of either table (both end below 512).
+const TABLE_END: usize = 1024;
+
+/// Name-to-number tables of the three ABIs, built once per compilation:
+/// a profile names hundreds of syscalls, and the syscalls crate's own
+/// lookup is a linear match over every name.
+pub(crate) struct Numbers {
+    x86_64: HashMap<&'static str, u32, Fnv>,
+    i386: HashMap<&'static str, u32, Fnv>,
+}
+
+/// FNV-1a: syscall names are short and not attacker-chosen keys that
+/// could flood a table, so SipHash's cost buys nothing here.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FnvHasher(u64);
+
+impl Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type Fnv = BuildHasherDefault<FnvHasher>;
+
+impl Numbers {
+    pub(crate) fn new() -> Self {
+        Numbers {
+            // By number: the crate's iterator stops at the first gap in
+            // the table and would miss the newest syscalls.
+            x86_64: (0..TABLE_END)
+                .filter_map(syscalls::x86_64::Sysno::new)
+                .map(|s| (s.name(), s.id() as u32))
+                .collect(),
+            i386: (0..TABLE_END)
+                .filter_map(syscalls::x86::Sysno::new)
+                .map(|s| (s.name(), s.id() as u32))
+                .collect(),
+        }
+    }
+
+    /// The number `name` has in `abi`, as the filter sees it.
+    pub(crate) fn get(&self, abi: Abi, name: &str) -> Option<u32> {
+        match abi {
+            Abi::X86_64 => self.x86_64.get(name).copied(),
+            Abi::I386 => self.i386.get(name).copied(),
             Abi::X32 => match X32_OWN.iter().position(|n| *n == name) {
                 Some(i) => Some(X32_SYSCALL_BIT | (512 + i as u32)),
-                None => Abi::X86_64.number(name).map(|n| n | X32_SYSCALL_BIT),
+                None => self.x86_64.get(name).map(|n| n | X32_SYSCALL_BIT),
             },
         }
+    }
+}
+
+#[cfg(test)]
+impl Abi {
+    pub(crate) fn number(self, name: &str) -> Option<u32> {
+        Numbers::new().get(self, name)
     }
 }
 
@@ -92,5 +146,11 @@ mod tests {
         assert_eq!(Abi::X32.number("pwritev2"), Some(X32_SYSCALL_BIT | 547));
         assert_eq!(Abi::X86_64.number("no_such_call"), None);
         assert_eq!(Abi::X86_64.number("socketcall"), None);
+    }
+    #[test]
+    fn the_newest_syscalls_are_known() {
+        let n = Numbers::new();
+        assert_eq!(n.get(Abi::X86_64, "file_setattr"), Some(469));
+        assert!(n.get(Abi::I386, "file_setattr").is_some());
     }
 }

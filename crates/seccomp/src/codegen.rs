@@ -190,15 +190,47 @@ fn leaf(a: &mut Asm, rules: &[Rule], default: u32) {
     a.jump(Label::Ret(default));
 }
 
+/// Where each label sits: nodes by number, the few ABIs and return
+/// values in small lists (a map keyed by label was most of the
+/// compile time).
+#[derive(Default)]
+struct Positions {
+    nodes: Vec<usize>,
+    others: Vec<(Label, usize)>,
+}
+
+impl Positions {
+    fn set(&mut self, l: Label, pc: usize) {
+        match l {
+            Label::Node(n) => {
+                if self.nodes.len() <= n {
+                    self.nodes.resize(n + 1, usize::MAX);
+                }
+                self.nodes[n] = pc;
+            }
+            other => self.others.push((other, pc)),
+        }
+    }
+
+    fn get(&self, l: Label) -> Option<usize> {
+        match l {
+            Label::Node(n) => self.nodes.get(n).copied().filter(|p| *p != usize::MAX),
+            other => self
+                .others
+                .iter()
+                .find(|(k, _)| *k == other)
+                .map(|(_, p)| *p),
+        }
+    }
+}
+
 /// Places labels and turns jumps into `JA` with offsets.
 fn resolve(items: Vec<Item>) -> Result<Vec<libc::sock_filter>, Error> {
-    let mut at = BTreeMap::new();
+    let mut at = Positions::default();
     let mut pc = 0usize;
     for item in &items {
         match item {
-            Item::Here(l) => {
-                at.insert(*l, pc);
-            }
+            Item::Here(l) => at.set(*l, pc),
             _ => pc += 1,
         }
     }
@@ -213,8 +245,7 @@ fn resolve(items: Vec<Item>) -> Result<Vec<libc::sock_filter>, Error> {
             Item::Jump(l) => {
                 // Every label is placed, and after the jumps to it.
                 let target = at
-                    .get(&l)
-                    .copied()
+                    .get(l)
                     .filter(|t| *t > out.len())
                     .ok_or(Error::Internal("a jump without a later target"))?;
                 sock_filter {

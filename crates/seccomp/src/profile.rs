@@ -12,7 +12,7 @@ use oci_spec::runtime::{
 };
 use seccompiler::{SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule};
 
-use crate::arch::Abi;
+use crate::arch::{Abi, Numbers};
 use crate::{Error, Notify};
 
 /// One rule of one syscall: conditions (none: always) and the return
@@ -73,6 +73,7 @@ impl Profile {
             ));
         }
         let mut uses_notify = false;
+        let numbers = Numbers::new();
         let mut unconditional: BTreeMap<(Abi, u32), Rule> = BTreeMap::new();
         for (i, call) in spec.syscalls().iter().flatten().enumerate() {
             let field = format!("syscalls[{i}]");
@@ -101,7 +102,9 @@ impl Profile {
             }
             for name in call.names() {
                 for (abi, table) in tables.iter_mut() {
-                    let Some(nr) = abi.number(name) else { continue };
+                    let Some(nr) = numbers.get(*abi, name) else {
+                        continue;
+                    };
                     if conditions.is_empty() {
                         unconditional.entry((*abi, nr)).or_insert(Rule {
                             conditions: None,
