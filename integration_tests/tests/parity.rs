@@ -73,7 +73,13 @@ fn features_describe_this_build() {
     assert_eq!(f["ociVersionMin"], "1.0.0");
     assert!(f["ociVersionMax"].as_str().unwrap().starts_with("1."));
     assert_eq!(f["linux"]["namespaces"].as_array().unwrap().len(), 8);
-    assert_eq!(f["linux"]["seccomp"]["enabled"], false);
+    assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+    let actions = strings(&f["linux"]["seccomp"]["actions"]);
+    assert!(actions.contains(&"SCMP_ACT_NOTIFY") && actions.contains(&"SCMP_ACT_KILL_PROCESS"));
+    assert_eq!(
+        strings(&f["linux"]["seccomp"]["archs"]),
+        ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+    );
     let opts = strings(&f["mountOptions"]);
     assert!(opts.contains(&"rro") && opts.contains(&"rbind") && !opts.contains(&"idmap"));
     assert!(f["linux"]["capabilities"]
