@@ -16,7 +16,12 @@ pub fn load(bundle: &Path) -> Result<Spec, Error> {
         path: path.clone(),
         source,
     })?;
-    let de = &mut serde_json::Deserializer::from_slice(&data);
+    parse(&data, path)
+}
+
+/// Parses `config.json`'s bytes; `path` names the file in errors.
+pub fn parse(data: &[u8], path: std::path::PathBuf) -> Result<Spec, Error> {
+    let de = &mut serde_json::Deserializer::from_slice(data);
     serde_path_to_error::deserialize(de).map_err(|e| Error::ParseConfig {
         path,
         field: e.path().to_string(),

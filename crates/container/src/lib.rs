@@ -10,6 +10,8 @@ mod channel;
 pub mod config;
 mod error;
 pub mod features;
+#[cfg(test)]
+mod fuzz;
 mod hooks;
 pub mod id;
 pub mod lifecycle;
