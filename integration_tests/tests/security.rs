@@ -8,7 +8,7 @@
 )]
 
 use std::fs;
-use std::os::unix::fs::{symlink, MetadataExt};
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 
 use berth_integration_tests::{run_captured, text, Env};
 use serde_json::json;
@@ -213,4 +213,41 @@ fn each_container_gets_its_own_session_keyring() {
     let c = ring(&[], &env.id("c"));
     assert!(a > 0 && a != own && a != c, "own {own}, containers {a} {c}");
     assert_eq!(ring(&["--no-new-keyring"], &env.id("n")), own);
+}
+
+#[test]
+fn the_runtime_binary_never_runs_inside_the_container() {
+    // CVE-2019-5736: a program whose interpreter is /proc/self/exe would
+    // run whatever binary the runtime's process was at execve. Through
+    // the sealed exec stub that is the stub, which refuses to loop;
+    // before, it was the host's berth binary ("berth version ...").
+    let env = Env::new("selfexe");
+    let mut b = env.bundle("b");
+    let evil = b.rootfs().join("bin/evil");
+    fs::write(&evil, "#!/proc/self/exe --version\n").unwrap();
+    fs::set_permissions(&evil, fs::Permissions::from_mode(0o755)).unwrap();
+    b.args(&["/bin/evil"]);
+    b.save();
+    let out = env.berth(&["run", "-b", b.arg(), &env.id("run")]);
+    assert_eq!(out.status.code(), Some(127), "{}", text(&out));
+    assert!(!text(&out).contains("berth version"), "{}", text(&out));
+
+    b.args(&["/bin/sleep", "10"]);
+    let id = env.id("exec");
+    env.run_detached(&b, &id);
+    let out = env.berth(&["exec", &id, "/bin/evil"]);
+    assert_eq!(out.status.code(), Some(127), "{}", text(&out));
+    assert!(!text(&out).contains("berth version"), "{}", text(&out));
+    assert!(env.berth(&["delete", "-f", &id]).status.success());
+}
+
+#[test]
+fn a_program_of_unknown_format_is_refused_at_create() {
+    let env = Env::new("format");
+    let mut b = env.bundle("b");
+    let junk = b.rootfs().join("bin/junk");
+    fs::write(&junk, "not a program").unwrap();
+    fs::set_permissions(&junk, fs::Permissions::from_mode(0o755)).unwrap();
+    b.args(&["/bin/junk"]);
+    env.create_fails(&b, &env.id("c"), "exec format error");
 }

@@ -9,6 +9,7 @@
 mod channel;
 pub mod config;
 mod error;
+mod exec_stub;
 pub mod features;
 #[cfg(test)]
 mod fuzz;

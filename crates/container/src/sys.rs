@@ -668,12 +668,60 @@ impl CStringArray {
     }
 }
 
-/// execve(2); returns only on failure.
-pub fn execve(path: &CStr, argv: &CStringArray, envp: &CStringArray) -> io::Error {
-    // SAFETY: `path` is NUL-terminated and both arrays are NULL-terminated
-    // arrays of pointers into strings they own, alive for the call.
-    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+/// Whether `path` starts like something execve runs: an ELF image or a
+/// `#!` script. Unreadable files (execute-only) get the benefit of the
+/// doubt.
+pub fn executable_format(path: &CStr) -> bool {
+    // SAFETY: `path` is NUL-terminated.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK,
+        )
+    };
+    if fd < 0 {
+        return true;
+    }
+    // SAFETY: a descriptor just opened, owned here.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut head = [0u8; 4];
+    // SAFETY: `head` is a valid 4-byte buffer.
+    let n = unsafe { libc::read(fd.as_raw_fd(), head.as_mut_ptr().cast(), head.len()) };
+    (n == 4 && head == *b"\x7fELF") || (n >= 2 && head.starts_with(b"#!"))
+}
+
+/// execveat(2) of the program open at `fd` (AT_EMPTY_PATH); returns only
+/// on failure.
+pub fn execve_fd(fd: BorrowedFd<'_>, argv: &CStringArray, envp: &CStringArray) -> io::Error {
+    // SAFETY: the empty path is NUL-terminated and both arrays are
+    // NULL-terminated arrays of pointers into strings they own.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
     io::Error::last_os_error()
+}
+
+/// memfd_create(2), close-on-exec and sealable.
+pub fn memfd_create(name: &CStr) -> io::Result<OwnedFd> {
+    // SAFETY: `name` is NUL-terminated; the flags are plain integers.
+    let fd =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+    // SAFETY: a new descriptor nobody else owns.
+    check_int(fd).map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Seals a memfd against every change, the seals included.
+pub fn seal_all(fd: &OwnedFd) -> io::Result<()> {
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: integer arguments on a descriptor we own.
+    check_int(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) }).map(drop)
 }
 
 /// Writes all of `buf` to `fd`, retrying on EINTR.

@@ -169,6 +169,7 @@ fn spawn_in(
     cgroup.apply_devices(&device_rules(spec))?;
     cgroup.apply_resources(&resources(spec))?;
     let listener = bind_exec_socket(dir)?;
+    let stub = crate::exec_stub::sealed().map_err(Error::spawn("creating the exec stub"))?;
     let prestart: Vec<HookPlan> = hook_list(spec, |h| h.prestart())
         .iter()
         .map(HookPlan::from)
@@ -189,6 +190,7 @@ fn spawn_in(
         fds: InitFds {
             exec_listener: &listener,
             console,
+            exec_stub: &stub,
         },
         prestart: &prestart,
         create_runtime: &create_runtime,

@@ -112,6 +112,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
     // Release the container before spawning: the exec may outlive any
     // command, and no child may inherit the lock.
     drop(dir);
+    let stub = crate::exec_stub::sealed().map_err(Error::spawn("creating the exec stub"))?;
     let pid = spawn_exec(&ExecInput {
         process: &plan,
         joins: &joins,
@@ -121,6 +122,7 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
         join_late: status == Status::Paused,
         terminal: terminal.zip(console.as_ref()),
         state_json: &|| st.spec_state_json(status),
+        exec_stub: &stub,
     })?;
     drop(console);
     let master = match &ours {

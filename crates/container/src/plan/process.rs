@@ -37,6 +37,9 @@ pub struct ProcessPlan {
     pub envp: CStringArray,
     /// Paths to try for `args[0]`, in `$PATH` order.
     pub exec_candidates: Vec<CString>,
+    /// For each candidate, the stub's arguments: a name, the candidate,
+    /// then `args` (see `exec_stub`).
+    pub stub_argv: Vec<CStringArray>,
     pub cwd: CString,
     pub uid: u32,
     pub gid: u32,
@@ -76,9 +79,22 @@ impl ProcessPlan {
             v.iter().map(|s| cstring(s.as_str(), what)).collect()
         };
         let cwd = p.cwd().to_string_lossy().into_owned();
+        let candidates = exec_candidates(&args[0], &path_var)?;
+        let argv = to_c(&args, "process.args")?;
+        let stub_argv = candidates
+            .iter()
+            .map(|c| {
+                let mut v = Vec::with_capacity(argv.len() + 2);
+                v.push(c"berth-exec".to_owned());
+                v.push(c.clone());
+                v.extend(argv.iter().cloned());
+                CStringArray::new(v)
+            })
+            .collect();
         Ok(Self {
-            exec_candidates: exec_candidates(&args[0], &path_var)?,
-            argv: CStringArray::new(to_c(&args, "process.args")?),
+            exec_candidates: candidates,
+            stub_argv,
+            argv: CStringArray::new(argv),
             envp: CStringArray::new(to_c(&env, "process.env")?),
             cwd: cstring(cwd, "process.cwd")?,
             uid: user.uid(),

@@ -34,6 +34,8 @@ pub struct ExecInput<'a> {
     pub terminal: Option<(TerminalPlan, &'a OwnedFd)>,
     /// The container's state JSON, for a seccomp agent.
     pub state_json: &'a dyn Fn() -> Vec<u8>,
+    /// The sealed exec stub (`exec_stub`) the program is started through.
+    pub exec_stub: &'a OwnedFd,
 }
 
 /// Starts the process; returns its host pid once it has executed the
@@ -159,7 +161,7 @@ fn run(
 ) -> StepResult<std::convert::Infallible> {
     let p = input.process;
     let console = input.terminal.map_or(-1, |(_, fd)| fd.as_raw_fd());
-    let mut keep = vec![ch.as_fd().as_raw_fd(), console];
+    let mut keep = vec![ch.as_fd().as_raw_fd(), console, input.exec_stub.as_raw_fd()];
     if input.join_late {
         keep.extend(cgroups.raw_fds());
     }
@@ -186,6 +188,7 @@ fn run(
             .step("joining the container's cgroups")?;
     }
     sys::reset_signals();
-    let err = sys::execve(exe, &p.argv, &p.envp);
-    Err(StepError(format!("exec {}: {err}", exe.to_string_lossy())))
+    let err = sys::execve_fd(input.exec_stub.as_fd(), &p.stub_argv[exe], &p.envp);
+    let path = p.exec_candidates[exe].to_string_lossy();
+    Err(StepError(format!("exec {path}: {err}")))
 }

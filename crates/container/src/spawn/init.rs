@@ -29,6 +29,7 @@ fn run(plan: &Plan, ch: &Channel, fds: InitFds<'_>) -> StepResult<Infallible> {
         &[
             ch.as_fd().as_raw_fd(),
             exec_listener.as_raw_fd(),
+            fds.exec_stub.as_raw_fd(),
             fds.console.map_or(-1, |c| c.as_raw_fd()),
         ],
     )?;
@@ -92,7 +93,7 @@ fn run(plan: &Plan, ch: &Channel, fds: InitFds<'_>) -> StepResult<Infallible> {
     let late = process::install_seccomp(p, true)?;
     process::send_listener(ch, early.or(late))?;
     ch.send(&Msg::Ready).step("sending Ready")?;
-    wait_for_start(plan, exec_listener, exe)
+    wait_for_start(plan, exec_listener, exe, fds.exec_stub)
 }
 
 /// Closes every descriptor except stdio, the preserved ones and `keep`
@@ -114,7 +115,12 @@ pub(super) fn close_other_fds(preserve: u32, keep: &[i32]) -> StepResult {
 /// Blocks until `start` connects, reads the state it sends, runs the
 /// startContainer hooks and executes the program. Failures are written
 /// back on the connection, which `start` reports.
-fn wait_for_start(plan: &Plan, listener: &OwnedFd, exe: &std::ffi::CStr) -> StepResult<Infallible> {
+fn wait_for_start(
+    plan: &Plan,
+    listener: &OwnedFd,
+    exe: usize,
+    stub: &OwnedFd,
+) -> StepResult<Infallible> {
     let conn = loop {
         match nix::sys::socket::accept4(
             listener.as_raw_fd(),
@@ -145,7 +151,9 @@ fn wait_for_start(plan: &Plan, listener: &OwnedFd, exe: &std::ffi::CStr) -> Step
         sys::exit_now(1);
     }
     sys::reset_signals();
-    let err = sys::execve(exe, &plan.process.argv, &plan.process.envp);
-    let _ = conn.write_all(format!("exec {}: {err}", exe.to_string_lossy()).as_bytes());
+    let p = &plan.process;
+    let err = sys::execve_fd(stub.as_fd(), &p.stub_argv[exe], &p.envp);
+    let path = p.exec_candidates[exe].to_string_lossy();
+    let _ = conn.write_all(format!("exec {path}: {err}").as_bytes());
     sys::exit_now(127)
 }

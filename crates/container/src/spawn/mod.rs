@@ -60,6 +60,8 @@ impl<T, E: std::fmt::Display> Step<T> for Result<T, E> {
 pub struct InitFds<'a> {
     pub exec_listener: &'a OwnedFd,
     pub console: Option<&'a OwnedFd>,
+    /// The sealed exec stub (`exec_stub`) the program is started through.
+    pub exec_stub: &'a OwnedFd,
 }
 
 /// What the runtime needs from the caller while spawning.

@@ -1,6 +1,5 @@
 //! Process attributes applied by init: limits, ids, capabilities, cwd.
 
-use std::ffi::CStr;
 use std::os::fd::{AsFd, OwnedFd};
 
 use super::{Step, StepError, StepResult};
@@ -107,10 +106,19 @@ pub fn send_listener(ch: &Channel, listener: Option<OwnedFd>) -> StepResult {
     }
 }
 
-/// The first exec candidate that exists and is executable here.
-pub fn find_exec(p: &ProcessPlan) -> StepResult<&CStr> {
-    if let Some(c) = p.exec_candidates.iter().find(|c| sys::executable(c)) {
-        return Ok(c);
+/// The index of the first exec candidate that exists and is executable
+/// here. A file the stub would fail to execute for its format is refused
+/// now, while the error can still reach the caller.
+pub fn find_exec(p: &ProcessPlan) -> StepResult<usize> {
+    if let Some(i) = p.exec_candidates.iter().position(|c| sys::executable(c)) {
+        let c = &p.exec_candidates[i];
+        if !sys::executable_format(c) {
+            return Err(StepError(format!(
+                "exec {:?}: exec format error",
+                c.to_string_lossy()
+            )));
+        }
+        return Ok(i);
     }
     let arg0 = p
         .argv
