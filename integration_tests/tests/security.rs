@@ -251,3 +251,63 @@ fn a_program_of_unknown_format_is_refused_at_create() {
     b.args(&["/bin/junk"]);
     env.create_fails(&b, &env.id("c"), "exec format error");
 }
+
+#[test]
+fn sysfs_mount_onto_a_symlink_is_refused() {
+    // The /sys half of the CVE-2019-16884 class.
+    let env = Env::new("sys-link");
+    let c = canary(&env);
+    let b = env.bundle("b");
+    fs::remove_dir(b.rootfs().join("sys")).unwrap();
+    symlink(&c, b.rootfs().join("sys")).unwrap();
+    env.create_fails(&b, &env.id("c"), "mounting /sys");
+    assert_canary_intact(&c);
+}
+
+/// The bundle's mounts without the tmpfs on /dev (and what sits under
+/// it), so the rootfs's own /dev is used.
+fn without_dev_tmpfs(b: &mut berth_integration_tests::Bundle) {
+    b.config["mounts"].as_array_mut().unwrap().retain(|m| {
+        m["destination"] != "/dev" && !m["destination"].as_str().unwrap().starts_with("/dev/")
+    });
+}
+
+#[test]
+fn dev_console_symlink_is_refused() {
+    // CVE-2025-52565 class: the pty is bound over /dev/console only if
+    // that is not a symlink (here to a procfs file the mount would expose).
+    let env = Env::new("console-link");
+    let mut b = env.bundle("b");
+    without_dev_tmpfs(&mut b);
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]}),
+    );
+    symlink(
+        "/proc/sys/kernel/core_pattern",
+        b.rootfs().join("dev/console"),
+    )
+    .unwrap();
+    b.config["process"]["terminal"] = true.into();
+    b.save();
+    let sock = berth_integration_tests::ConsoleSocket::new(&env.dir);
+    let id = env.id("c");
+    let out = env.berth(&["create", "--console-socket", sock.arg(), "-b", b.arg(), &id]);
+    berth_integration_tests::assert_fails(&out, "symlink");
+    env.assert_gone(&id);
+}
+
+#[test]
+fn device_paths_stay_in_the_rootfs() {
+    let env = Env::new("dev-escape");
+    let c = canary(&env);
+    let mut b = env.bundle("b");
+    without_dev_tmpfs(&mut b);
+    symlink(&c, b.rootfs().join("dev/evil")).unwrap();
+    b.config["linux"]["devices"] =
+        json!([{"path": "/dev/evil/zero2", "type": "c", "major": 1, "minor": 5}]);
+    // Created where the symlink leads inside the root, not on the host.
+    let r = env.check(&mut b, &["stat", "/dev/evil/zero2"]);
+    assert_eq!(r["kind"], "char", "{r}");
+    assert_canary_intact(&c);
+}
