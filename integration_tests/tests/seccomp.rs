@@ -71,7 +71,10 @@ fn every_action_from_inside() {
     errno13["errnoRet"] = 13.into();
     profile(
         &mut b,
-        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                "SECCOMP_FILTER_FLAG_TSYNC"],
+            "syscalls": [
             errno13, on(2, "SCMP_ACT_ERRNO"), on(3, "SCMP_ACT_KILL"),
             on(4, "SCMP_ACT_KILL_PROCESS"), on(5, "SCMP_ACT_KILL_THREAD"),
             on(6, "SCMP_ACT_TRAP"), on(7, "SCMP_ACT_TRACE"), on(8, "SCMP_ACT_LOG")
@@ -326,6 +329,7 @@ fn notify_hands_the_listener_and_state_to_the_agent() {
         &mut b,
         json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": path,
             "listenerMetadata": "from-the-test",
+            "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", "SECCOMP_FILTER_FLAG_LOG"],
             "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}),
     );
     let id = env.id("n");
