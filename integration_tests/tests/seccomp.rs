@@ -381,3 +381,18 @@ fn bad_profiles_are_refused_with_nothing_left() {
         env.create_fails(&b, &env.id(&format!("bad{i}")), needle);
     }
 }
+
+#[test]
+fn a_profile_refusing_execveat_still_starts_the_program() {
+    // The exec stub is started with execveat; such a profile gets the
+    // program executed directly instead.
+    let env = Env::new("sc-execveat");
+    let mut b = env.bundle("b");
+    profile(
+        &mut b,
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["execveat"], "action": "SCMP_ACT_ERRNO"}]}),
+    );
+    let v = syscall(&env, &mut b, "x86_64", GETPID, &[]).unwrap();
+    assert_eq!(v["ret"], 1);
+}

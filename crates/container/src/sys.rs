@@ -690,6 +690,14 @@ pub fn executable_format(path: &CStr) -> bool {
     (n == 4 && head == *b"\x7fELF") || (n >= 2 && head.starts_with(b"#!"))
 }
 
+/// execve(2); returns only on failure.
+pub fn execve(path: &CStr, argv: &CStringArray, envp: &CStringArray) -> io::Error {
+    // SAFETY: `path` is NUL-terminated and both arrays are NULL-terminated
+    // arrays of pointers into strings they own, alive for the call.
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    io::Error::last_os_error()
+}
+
 /// execveat(2) of the program open at `fd` (AT_EMPTY_PATH); returns only
 /// on failure.
 pub fn execve_fd(fd: BorrowedFd<'_>, argv: &CStringArray, envp: &CStringArray) -> io::Error {

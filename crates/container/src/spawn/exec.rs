@@ -188,7 +188,7 @@ fn run(
             .step("joining the container's cgroups")?;
     }
     sys::reset_signals();
-    let err = sys::execve_fd(input.exec_stub.as_fd(), &p.stub_argv[exe], &p.envp);
+    let err = process::exec_program(input.exec_stub.as_fd(), p, exe);
     let path = p.exec_candidates[exe].to_string_lossy();
     Err(StepError(format!("exec {path}: {err}")))
 }

@@ -152,7 +152,7 @@ fn wait_for_start(
     }
     sys::reset_signals();
     let p = &plan.process;
-    let err = sys::execve_fd(stub.as_fd(), &p.stub_argv[exe], &p.envp);
+    let err = process::exec_program(stub.as_fd(), p, exe);
     let path = p.exec_candidates[exe].to_string_lossy();
     let _ = conn.write_all(format!("exec {path}: {err}").as_bytes());
     sys::exit_now(127)

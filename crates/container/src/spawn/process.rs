@@ -1,6 +1,6 @@
 //! Process attributes applied by init: limits, ids, capabilities, cwd.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use super::{Step, StepError, StepResult};
 use crate::channel::{Channel, Msg};
@@ -103,6 +103,20 @@ pub fn send_listener(ch: &Channel, listener: Option<OwnedFd>) -> StepResult {
             .send_fd(&Msg::SeccompListener, fd.as_fd())
             .step("sending the seccomp listener"),
         None => Ok(()),
+    }
+}
+
+/// Executes candidate `exe` through the exec stub (see `exec_stub`).
+/// Where the stub cannot run (a seccomp profile that refuses execveat, a
+/// host whose `vm.memfd_noexec` forbids executable memfds) the program is
+/// executed directly, as it was before the stub. Returns only on failure.
+pub fn exec_program(stub: BorrowedFd<'_>, p: &ProcessPlan, exe: usize) -> std::io::Error {
+    let err = sys::execve_fd(stub, &p.stub_argv[exe], &p.envp);
+    match err.raw_os_error() {
+        Some(libc::EPERM | libc::EACCES | libc::ENOSYS) => {
+            sys::execve(&p.exec_candidates[exe], &p.argv, &p.envp)
+        }
+        _ => err,
     }
 }
 
