@@ -31,10 +31,12 @@ fn assert_canary_intact(c: &std::path::Path) {
 }
 
 #[test]
-fn init_is_not_dumpable_before_exec() {
-    // The files of /proc/<pid> (not the world-readable directory itself)
-    // of a non-dumpable process belong to root whatever its uid; a
-    // dumpable one's would belong to the container's user.
+fn a_created_container_does_not_run_the_runtime_binary() {
+    // Init waits for `start` inside the sealed exec stub: its exe is the
+    // memfd, not the host's berth binary, for anyone in the container
+    // who can read /proc/1/exe (CVE-2019-5736 class). Until that execve
+    // init is non-dumpable (CVE-2016-9962 class); the stub runs with the
+    // container's final credentials and holds only the start socket.
     let env = Env::new("dumpable");
     let mut b = env.bundle("b");
     b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
@@ -42,17 +44,17 @@ fn init_is_not_dumpable_before_exec() {
     let id = env.id("c");
     assert!(env.berth(&["create", "-b", b.arg(), &id]).status.success());
     let pid = env.state(&id)["pid"].as_i64().unwrap();
-    let meta = fs::metadata(format!("/proc/{pid}/environ")).unwrap();
-    assert_eq!(meta.uid(), 0, "init is dumpable while waiting for start");
-    // The exe link, which would name the runtime binary, is out of reach
-    // for the container's own user.
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap();
     assert!(
-        status
-            .lines()
-            .any(|l| l.starts_with("Uid:") && l.contains("1000")),
-        "{status}"
+        exe.to_string_lossy().starts_with("/memfd:berth-exec"),
+        "init waits as {exe:?}"
     );
+    let fds: Vec<_> = fs::read_dir(format!("/proc/{pid}/fd")).unwrap().collect();
+    assert_eq!(fds.len(), 4, "stdio and the start socket only: {fds:?}");
+    let out = env.berth(&["start", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    env.wait_status(&id, "stopped");
+    assert!(env.berth(&["delete", &id]).status.success());
 }
 
 #[test]

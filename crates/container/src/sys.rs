@@ -716,6 +716,40 @@ pub fn execve_fd(fd: BorrowedFd<'_>, argv: &CStringArray, envp: &CStringArray) -
     io::Error::last_os_error()
 }
 
+/// [`execve_fd`] with `argv[0]` replaced (one allocation, for the
+/// pointer array).
+pub fn execve_fd_argv0(
+    fd: BorrowedFd<'_>,
+    argv0: &CStr,
+    argv: &CStringArray,
+    envp: &CStringArray,
+) -> io::Error {
+    let mut ptrs: Vec<*const libc::c_char> = argv.ptrs.clone();
+    if let Some(first) = ptrs.first_mut() {
+        *first = argv0.as_ptr();
+    }
+    // SAFETY: as in `execve_fd`; `ptrs` is NULL-terminated (a copy of
+    // `argv`'s) and points into `argv0` and `argv`, both alive here.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            ptrs.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    io::Error::last_os_error()
+}
+
+/// Sets or clears FD_CLOEXEC.
+pub fn set_cloexec(fd: BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    let flag = if on { libc::FD_CLOEXEC } else { 0 };
+    // SAFETY: integer arguments on a borrowed descriptor.
+    check_int(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, flag) }).map(drop)
+}
+
 /// memfd_create(2), close-on-exec and sealable.
 pub fn memfd_create(name: &CStr) -> io::Result<OwnedFd> {
     // SAFETY: `name` is NUL-terminated; the flags are plain integers.

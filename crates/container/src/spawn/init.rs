@@ -93,7 +93,42 @@ fn run(plan: &Plan, ch: &Channel, fds: InitFds<'_>) -> StepResult<Infallible> {
     let late = process::install_seccomp(p, true)?;
     process::send_listener(ch, early.or(late))?;
     ch.send(&Msg::Ready).step("sending Ready")?;
+    if plan.start_container_hooks.is_empty() {
+        // Wait for start inside the exec stub, so that no process of the
+        // created container runs the runtime's image (exec_stub.rs).
+        // startContainer hooks need the runtime's code: then init waits.
+        // The listener must survive into the stub, which closes it.
+        sys::set_cloexec(exec_listener.as_fd(), false).step("passing the start socket")?;
+        sys::reset_signals();
+        let mut name = [0u8; 16];
+        let argv0 = stub_wait_name(&mut name, exec_listener.as_raw_fd());
+        let stub = fds.exec_stub.as_fd();
+        let _refused = sys::execve_fd_argv0(stub, argv0, &p.stub_argv[exe], &p.envp);
+        // A stub that cannot run (see exec_program): wait here instead.
+        sys::set_cloexec(exec_listener.as_fd(), true).step("passing the start socket")?;
+    }
     wait_for_start(plan, exec_listener, exe, fds.exec_stub)
+}
+
+/// `W<fd>` in `buf`, NUL-terminated, without allocating.
+fn stub_wait_name(buf: &mut [u8; 16], fd: i32) -> &std::ffi::CStr {
+    let mut digits = [0u8; 10];
+    let mut n = fd.max(0) as u32;
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf[0] = b'W';
+    for i in 0..len {
+        buf[1 + i] = digits[len - 1 - i];
+    }
+    buf[1 + len] = 0;
+    std::ffi::CStr::from_bytes_until_nul(&buf[..]).unwrap_or(c"W")
 }
 
 /// Closes every descriptor except stdio, the preserved ones and `keep`
