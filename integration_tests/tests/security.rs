@@ -8,7 +8,7 @@
 )]
 
 use std::fs;
-use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{symlink, PermissionsExt};
 
 use berth_integration_tests::{run_captured, text, Env};
 use serde_json::json;
