@@ -1,0 +1,166 @@
+//! `unpack`: an image into a new bundle directory, all or nothing.
+//!
+//! Everything is written into a temporary directory next to the target
+//! and renamed into place at the end; any failure (a digest or size that
+//! does not match, a truncated blob, a refused entry) removes it. Each
+//! layer is streamed once: read, verified (stored digest and size), then
+//! decompressed, verified again (the config's diff_id) and applied.
+
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use crate::apply::{Applied, Applier};
+use crate::decompress::{self, Compression};
+use crate::digest::{drain, Verify};
+use crate::ids::IdMap;
+use crate::resolve::{resolve, Image, Layer, Platform};
+use crate::source::Source;
+use crate::Error;
+
+pub struct UnpackOptions<'a> {
+    pub image: &'a Path,
+    pub reference: Option<&'a str>,
+    pub platform: Platform,
+    pub bundle: &'a Path,
+    pub ids: IdMap,
+    /// Called before each layer with (index, count, stored size).
+    pub progress: Option<&'a dyn Fn(usize, usize, u64)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Unpacked {
+    pub reference: Option<String>,
+    pub layers: usize,
+    pub entries: u64,
+    pub skipped: Vec<String>,
+}
+
+pub fn unpack(o: &UnpackOptions<'_>) -> Result<Unpacked, Error> {
+    if o.bundle.symlink_metadata().is_ok() {
+        return Err(Error::Read(format!(
+            "{} already exists",
+            o.bundle.display()
+        )));
+    }
+    let src = Source::open(o.image)?;
+    let image = resolve(&src, o.reference, &o.platform)?;
+    let tmp = temp_dir(o.bundle)?;
+    let result = fill(&src, &image, &tmp, o);
+    match result {
+        Ok(done) => {
+            std::fs::rename(&tmp, o.bundle).map_err(|e| {
+                let _ = std::fs::remove_dir_all(&tmp);
+                Error::io("moving the bundle into place", o.bundle)(e)
+            })?;
+            Ok(done)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            Err(e)
+        }
+    }
+}
+
+fn temp_dir(bundle: &Path) -> Result<PathBuf, Error> {
+    let name = bundle
+        .file_name()
+        .ok_or_else(|| Error::Read(format!("{}: not a directory name", bundle.display())))?;
+    let parent = bundle
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = parent.join(format!(
+        ".{}.unpack-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    std::fs::create_dir(&tmp).map_err(Error::io("creating", &tmp))?;
+    Ok(tmp)
+}
+
+fn fill(src: &Source, image: &Image, tmp: &Path, o: &UnpackOptions<'_>) -> Result<Unpacked, Error> {
+    let rootfs = tmp.join("rootfs");
+    std::fs::create_dir(&rootfs).map_err(Error::io("creating", &rootfs))?;
+    let root = std::fs::File::open(&rootfs).map_err(Error::io("opening", &rootfs))?;
+    let mut done = Unpacked {
+        reference: image.reference.clone(),
+        layers: image.layers.len(),
+        entries: 0,
+        skipped: Vec::new(),
+    };
+    for (i, layer) in image.layers.iter().enumerate() {
+        if let Some(p) = o.progress {
+            p(i, image.layers.len(), layer.size.unwrap_or(0));
+        }
+        let a = apply_layer(src, layer, root.as_fd(), &o.ids, i)?;
+        done.entries += a.entries;
+        done.skipped.extend(a.skipped);
+    }
+    let user = crate::user::resolve(
+        root.as_fd(),
+        image
+            .config
+            .config()
+            .as_ref()
+            .and_then(|c| c.user().clone())
+            .as_deref()
+            .unwrap_or(""),
+    )?;
+    let config = crate::convert::runtime_config(&image.config, &user);
+    let path = tmp.join("config.json");
+    let text = serde_json::to_vec_pretty(&config).map_err(|source| Error::Json {
+        what: "config.json".into(),
+        source,
+    })?;
+    std::fs::write(&path, text).map_err(Error::io("writing", &path))?;
+    Ok(done)
+}
+
+fn apply_layer(
+    src: &Source,
+    layer: &Layer,
+    root: std::os::fd::BorrowedFd<'_>,
+    ids: &IdMap,
+    i: usize,
+) -> Result<Applied, Error> {
+    let name = layer
+        .digest
+        .as_ref()
+        .map_or_else(|| layer.member.clone(), |d| d.to_string());
+    let compression = Compression::of_media_type(&layer.media_type)
+        .ok_or_else(|| Error::Unsupported(format!("layer media type {:?}", layer.media_type)))?;
+    if !src.has(&layer.member) {
+        if !layer.urls.is_empty() {
+            return Err(Error::NotFound(format!(
+                "layer {name} is a foreign layer not in the image; it is at {} (berth-image does not download)",
+                layer.urls.join(", ")
+            )));
+        }
+        return Err(Error::NotFound(format!(
+            "layer {name} is missing from the image"
+        )));
+    }
+    let (stored, _) = src.reader(&layer.member)?;
+    let stored = Verify::new(stored, layer.digest.clone(), layer.size);
+    let plain = decompress::open(Box::new(stored), compression)
+        .map_err(|e| Error::blob(&name, e.to_string()))?;
+    let mut plain = Verify::new(plain, layer.diff_id.clone(), None);
+    let applier = Applier {
+        root,
+        ids,
+        layer: format!("{} ({name})", i + 1),
+    };
+    let applied = applier.apply(&mut plain).map_err(|e| match e {
+        // A read error under the tar parser is the blob's fault.
+        Error::Entry { reason, .. }
+            if reason.contains("does not match") || reason.contains("bytes where") =>
+        {
+            Error::blob(&name, reason)
+        }
+        other => other,
+    })?;
+    // The tar may end before the blob does (padding): the rest must be
+    // read for the digests to be checked.
+    drain(&mut plain).map_err(|e| Error::blob(&name, e.to_string()))?;
+    Ok(applied)
+}
