@@ -6,4 +6,6 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # busybox-static: the rootfs of every test and example bundle.
 # libc6-dev: glibc's static libraries for the static checker binary.
-apt-get install -y -qq busybox-static libc6-dev >/dev/null
+# umoci, skopeo: real peers that build OCI layouts and archives for the
+# berth-image tests.
+apt-get install -y -qq busybox-static libc6-dev umoci skopeo >/dev/null

@@ -264,29 +264,57 @@ impl Applier<'_> {
             .ok_or_else(|| self.refuse(path, "no name"))?;
         let name = cstr(name.as_bytes()).map_err(|e| self.err_at(path, e))?;
         let dir = path.parent().unwrap_or(Path::new(""));
-        let flags = libc::O_PATH | libc::O_DIRECTORY;
-        match fs::open_in_root(self.root, &cpath(dir)?, flags) {
-            Ok(fd) => Ok((fd, name)),
-            Err(e) if create && e.raw_os_error() == Some(libc::ENOENT) => {
-                let mut cur =
-                    fs::open_in_root(self.root, c"", flags).map_err(|e| self.err_at(dir, e))?;
-                for c in dir.components() {
-                    let part = cstr(c.as_os_str().as_bytes()).map_err(|e| self.err_at(dir, e))?;
-                    cur = match fs::open_in_root(cur.as_fd(), &part, flags) {
-                        Ok(fd) => fd,
-                        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                            fs::mkdir_at(cur.as_fd(), &part, 0o755)
-                                .map_err(|e| self.err_at(dir, e))?;
-                            fs::open_at(cur.as_fd(), &part, flags, 0)
-                                .map_err(|e| self.err_at(dir, e))?
-                        }
-                        Err(e) => return Err(self.err_at(dir, e)),
-                    };
-                }
-                Ok((cur, name))
-            }
-            Err(e) => Err(self.err_at(dir, e)),
+        let fd = if create {
+            self.ensure_dir(dir, 0)?
+        } else {
+            fs::open_in_root(self.root, &cpath(dir)?, DIR).map_err(|e| self.err_at(dir, e))?
+        };
+        Ok((fd, name))
+    }
+
+    /// Opens directory `dir` inside the root, creating what is missing
+    /// (mode 0755) as docker does: a missing component that is a dangling
+    /// symlink gets its target created, inside the root.
+    fn ensure_dir(&self, dir: &Path, depth: u32) -> Result<OwnedFd, Error> {
+        match fs::open_in_root(self.root, &cpath(dir)?, DIR) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            r => return r.map_err(|e| self.err_at(dir, e)),
         }
+        if depth > 40 {
+            return Err(self.err_at(dir, io::Error::from_raw_os_error(libc::ELOOP)));
+        }
+        let mut done = PathBuf::new();
+        for c in dir.components() {
+            let next = done.join(c);
+            match fs::open_in_root(self.root, &cpath(&next)?, DIR) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    let parent = self.ensure_dir(&done, depth + 1)?;
+                    let part = cstr(c.as_os_str().as_bytes()).map_err(|e| self.err_at(dir, e))?;
+                    let st =
+                        fs::lstat_at(parent.as_fd(), &part).map_err(|e| self.err_at(dir, e))?;
+                    match st.map(|s| s.st_mode & libc::S_IFMT) {
+                        None => fs::mkdir_at(parent.as_fd(), &part, 0o755)
+                            .map_err(|e| self.err_at(dir, e))?,
+                        Some(libc::S_IFLNK) => {
+                            let target = fs::readlink_at(parent.as_fd(), &part)
+                                .map_err(|e| self.err_at(dir, e))?;
+                            let target =
+                                in_root(&done, Path::new(std::ffi::OsStr::from_bytes(&target)));
+                            self.ensure_dir(&target, depth + 1)?;
+                        }
+                        Some(_) => {
+                            return Err(
+                                self.err_at(&next, io::Error::from_raw_os_error(libc::ENOTDIR))
+                            )
+                        }
+                    }
+                }
+                Err(e) => return Err(self.err_at(&next, e)),
+            }
+            done = next;
+        }
+        fs::open_in_root(self.root, &cpath(dir)?, DIR).map_err(|e| self.err_at(dir, e))
     }
 
     fn err(&self, entry: &str, e: io::Error) -> Error {
@@ -308,6 +336,28 @@ impl Applier<'_> {
             reason: reason.into(),
         }
     }
+}
+
+const DIR: i32 = libc::O_PATH | libc::O_DIRECTORY;
+
+/// Where symlink `target`, found in directory `base`, leads inside the
+/// root: absolute targets start at the root, `..` stops at it.
+fn in_root(base: &Path, target: &Path) -> PathBuf {
+    let mut out: Vec<&std::ffi::OsStr> = if target.is_absolute() {
+        Vec::new()
+    } else {
+        base.components().map(|c| c.as_os_str()).collect()
+    };
+    for c in target.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out.iter().collect()
 }
 
 fn cstr(b: &[u8]) -> io::Result<CString> {
