@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Unpack throughput of berth-image against umoci and plain `tar -xzf` on
+# the same multi-layer image, in one run. The image (about 300 MB of
+# files in four gzip layers: /usr/bin, /usr/share and two slices of
+# /usr/lib) is built here as an OCI layout; each tool unpacks it into a
+# fresh directory on the same filesystem, best of 3 runs.
+# Needs root and umoci (apt-get install umoci).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v umoci >/dev/null || { echo "umoci not installed: apt-get install umoci" >&2; exit 1; }
+cargo build --release -p berth-image-cli >/dev/null 2>&1
+bin="$PWD/target/x86_64-unknown-linux-gnu/release/berth-image"
+work=$(mktemp -d /var/tmp/berth-bench-image.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+img="$work/img"
+mkdir -p "$img/blobs/sha256" "$work/layers"
+n=0
+for src in /usr/bin /usr/share/doc /usr/lib/x86_64-linux-gnu /usr/share/locale; do
+  n=$((n + 1))
+  tar -C / -cf "$work/layers/$n.tar" "${src#/}" 2>/dev/null || true
+  gzip -1 -c "$work/layers/$n.tar" > "$work/layers/$n.tar.gz"
+done
+python3 - "$img" "$work/layers" "$n" <<'PY'
+import hashlib, json, os, shutil, sys
+img, layers, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def blob(path):
+    h = hashlib.sha256(); size = 0
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk); size += len(chunk)
+    d = h.hexdigest()
+    shutil.copy(path, os.path.join(img, "blobs/sha256", d))
+    return "sha256:" + d, size
+def data(b):
+    d = hashlib.sha256(b).hexdigest()
+    open(os.path.join(img, "blobs/sha256", d), "wb").write(b)
+    return "sha256:" + d, len(b)
+descs, diffs = [], []
+for i in range(1, n + 1):
+    diffs.append(blob(os.path.join(layers, f"{i}.tar"))[0])
+    os.remove(os.path.join(img, "blobs/sha256", diffs[-1][7:]))
+    d, s = blob(os.path.join(layers, f"{i}.tar.gz"))
+    descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": s})
+cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
+                  "rootfs": {"type": "layers", "diff_ids": diffs}}).encode()
+cd, cs = data(cfg)
+man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                  "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
+                  "layers": descs}).encode()
+md, ms = data(man)
+open(os.path.join(img, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
+json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+           "digest": md, "size": ms, "annotations": {"org.opencontainers.image.ref.name": "bench"}}]},
+          open(os.path.join(img, "index.json"), "w"))
+PY
+mb=$(du -sm "$work/layers" --exclude='*.gz' | cut -f1)
+mb=$(( $(stat -c %s "$work"/layers/*.tar | paste -sd+ | bc) / 1048576 ))
+rm -f "$work"/layers/*.tar
+best() { # best wall time in seconds of 3 runs of "$@" (DEST is replaced)
+  local best="" t
+  for i in 1 2 3; do
+    rm -rf "$work/out"
+    sync; echo 1 > /proc/sys/vm/drop_caches 2>/dev/null || true
+    t=$( { /usr/bin/time -f %e "${@//DEST/$work/out}" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    best=$(python3 -c "print(min(float('$t'), float('${best:-$t}')))")
+  done
+  rm -rf "$work/out"
+  echo "$best"
+}
+untar() { mkdir -p "$1"; for f in "$work"/layers/*.tar.gz; do tar -C "$1" -xzf "$f"; done; }
+export -f untar; export work
+tb=$(best "$bin" unpack -q --image "$img:bench" DEST)
+tu=$(best umoci unpack --image "$img:bench" DEST)
+tt=$(best bash -c 'untar DEST')
+python3 - "$mb" "$tb" "$tu" "$tt" <<'PY'
+import sys
+mb, b, u, t = (float(x) for x in sys.argv[1:])
+print(f"berth-image bench: {mb:.0f} MB uncompressed in 4 gzip layers, best of 3")
+print(f"berth-image unpack   {b:6.2f} s  {mb / b:7.1f} MB/s")
+print(f"umoci unpack         {u:6.2f} s  {mb / u:7.1f} MB/s   berth/umoci throughput {u / b:.2f}x (target >= 2)")
+print(f"tar -xzf per layer   {t:6.2f} s  {mb / t:7.1f} MB/s   berth time / tar time {b / t:.2f} (target <= 1.5)")
+PY
