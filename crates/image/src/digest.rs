@@ -99,7 +99,9 @@ impl<R: Read> Read for Verify<R> {
             self.finish()?;
             return Ok(0);
         }
-        self.hasher.update(&buf[..n]);
+        if self.digest.is_some() {
+            self.hasher.update(&buf[..n]);
+        }
         self.read += n as u64;
         if let Some(size) = self.size.filter(|s| self.read > *s) {
             return Err(bad(format!(

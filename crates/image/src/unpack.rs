@@ -144,7 +144,14 @@ fn apply_layer(
     let stored = Verify::new(stored, layer.digest.clone(), layer.size);
     let plain = decompress::open(Box::new(stored), compression)
         .map_err(|e| Error::blob(&name, e.to_string()))?;
-    let mut plain = Verify::new(plain, layer.diff_id.clone(), None);
+    // The diff_id is checked where no descriptor digest vouches for the
+    // stored bytes (docker archives); otherwise it is implied by them.
+    let diff_id = layer
+        .digest
+        .is_none()
+        .then(|| layer.diff_id.clone())
+        .flatten();
+    let mut plain = Verify::new(plain, diff_id, None);
     let applier = Applier {
         root,
         ids,

@@ -209,3 +209,18 @@ pub fn set_xattr_at(dir: BorrowedFd<'_>, name: &CStr, key: &CStr, value: &[u8]) 
     })
     .map(drop)
 }
+
+/// Sets an extended attribute through an open descriptor.
+pub fn set_xattr_fd(fd: BorrowedFd<'_>, key: &CStr, value: &[u8]) -> io::Result<()> {
+    // SAFETY: NUL-terminated key; value pointer and length describe `value`.
+    check(unsafe {
+        libc::fsetxattr(
+            fd.as_raw_fd(),
+            key.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    })
+    .map(drop)
+}

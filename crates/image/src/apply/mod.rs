@@ -58,6 +58,9 @@ impl Applier<'_> {
         // lower layers left in its directory.
         let mut ours: HashSet<PathBuf> = HashSet::new();
         let mut dir_times: Vec<(PathBuf, i64)> = Vec::new();
+        // The parent of the last regular file: tar lists a directory's
+        // files together, and each lookup costs a few syscalls.
+        let mut cache: Option<(PathBuf, OwnedFd)> = None;
         let entries = archive.entries().map_err(|e| self.err("(archive)", e))?;
         for entry in entries {
             let entry = entry.map_err(|e| self.err("(archive)", e))?;
@@ -67,6 +70,16 @@ impl Applier<'_> {
                 .into_owned();
             let path = self.relative(&raw)?;
             done.entries += 1;
+            let kind = entry.header().entry_type();
+            if matches!(kind, tar::EntryType::Regular | tar::EntryType::Continuous)
+                && !is_whiteout(&path)
+            {
+                self.file(entry, &path, &mut cache)?;
+                ours.insert(path);
+                continue;
+            }
+            // Anything else may change what a cached path leads to.
+            cache = None;
             self.entry(entry, &path, &mut ours, &mut dir_times, &mut done)?;
         }
         // Directory times last: every entry inside changed them.
@@ -91,6 +104,72 @@ impl Applier<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// A regular file, with every attribute set through its descriptor.
+    fn file<R: Read>(
+        &self,
+        mut entry: tar::Entry<'_, R>,
+        path: &Path,
+        cache: &mut Option<(PathBuf, OwnedFd)>,
+    ) -> Result<(), Error> {
+        let at = |e: io::Error| self.err_at(path, e);
+        let dir = path.parent().unwrap_or(Path::new(""));
+        if cache.as_ref().is_none_or(|(d, _)| d != dir) {
+            let (fd, _) = self.parent(path, true)?;
+            *cache = Some((dir.to_path_buf(), fd));
+        }
+        let Some((_, parent)) = cache.as_ref() else {
+            return Err(self.refuse(path, "no parent"));
+        };
+        let p = parent.as_fd();
+        let name = path
+            .file_name()
+            .ok_or_else(|| self.refuse(path, "no name"))?;
+        let name = cstr(name.as_bytes()).map_err(at)?;
+        let create = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
+        let fd = match fs::open_at(p, &name, create, 0o600) {
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                remove(p, &name).map_err(at)?;
+                fs::open_at(p, &name, create, 0o600).map_err(at)?
+            }
+            r => r.map_err(at)?,
+        };
+        let mut file = std::fs::File::from(fd);
+        io::copy(&mut entry, &mut file).map_err(at)?;
+        let h = entry.header();
+        let mode = h.mode().map_err(at)? & 0o7777;
+        let mtime = h.mtime().map_err(at)?;
+        let (uid, gid) = (h.uid().map_err(at)? as u32, h.gid().map_err(at)? as u32);
+        if let Some((uid, gid)) = self.ids.host(uid, gid).map_err(|r| self.refuse(path, &r))? {
+            std::os::unix::fs::fchown(&file, Some(uid), Some(gid)).map_err(at)?;
+        }
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(at)?;
+        if let Ok(Some(exts)) = entry.pax_extensions() {
+            for ext in exts.flatten() {
+                let Some(key) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") else {
+                    continue;
+                };
+                let key = cstr(key).map_err(at)?;
+                if let Err(e) =
+                    fs::set_xattr_fd(std::os::fd::AsFd::as_fd(&file), &key, ext.value_bytes())
+                {
+                    if self.ids.privileged() {
+                        return Err(at(e));
+                    }
+                    tracing::warn!(
+                        "{}: xattr {key:?} of {} not set: {e}",
+                        self.layer,
+                        path.display()
+                    );
+                }
+            }
+        }
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime);
+        file.set_times(std::fs::FileTimes::new().set_accessed(t).set_modified(t))
+            .map_err(at)
     }
 
     fn entry<R: Read>(
@@ -339,6 +418,11 @@ impl Applier<'_> {
 }
 
 const DIR: i32 = libc::O_PATH | libc::O_DIRECTORY;
+
+fn is_whiteout(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.as_bytes().starts_with(WHITEOUT.as_bytes()))
+}
 
 /// Where symlink `target`, found in directory `base`, leads inside the
 /// root: absolute targets start at the root, `..` stops at it.
