@@ -58,14 +58,18 @@ mb=$(python3 -c 'import os,sys; print(sum(os.path.getsize(os.path.join(sys.argv[
 rm -f "$work"/layers/*.tar
 best() { # best wall time in seconds of 3 runs of "$@" (DEST is replaced)
   python3 - "$work/out" "$@" <<'PY'
-import shutil, subprocess, sys, time
+import os, shutil, subprocess, sys, time
 dest, cmd = sys.argv[1], sys.argv[2:]
 best = None
 for _ in range(3):
     shutil.rmtree(dest, ignore_errors=True)
+    # Each run starts with nothing dirty in the page cache: the previous
+    # run's writeback would otherwise land in this one's time.
+    os.sync()
     t = time.monotonic()
     subprocess.run([a.replace("DEST", dest) for a in cmd], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.sync()
     t = time.monotonic() - t
     best = t if best is None else min(best, t)
 shutil.rmtree(dest, ignore_errors=True)
