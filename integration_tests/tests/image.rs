@@ -806,6 +806,11 @@ fn corrupt_and_truncated_blobs_leave_nothing_behind() {
     let out = unpack(&env, img.to_str().unwrap(), "long", &[]);
     assert!(!out.status.success(), "{}", text(&out));
     no_leftovers(&env, "long");
+    // Missing altogether.
+    fs::remove_file(&blob).unwrap();
+    let out = unpack(&env, img.to_str().unwrap(), "missing", &[]);
+    assert!(!out.status.success() && text(&out).contains("missing"), "{}", text(&out));
+    no_leftovers(&env, "missing");
     fs::write(&blob, &good).unwrap();
     let out = unpack(&env, img.to_str().unwrap(), "good", &[]);
     assert!(out.status.success(), "{}", text(&out));

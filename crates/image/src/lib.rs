@@ -9,6 +9,7 @@ pub mod digest;
 mod error;
 pub mod ids;
 pub mod inspect;
+mod prefetch;
 pub mod resolve;
 pub mod source;
 pub mod unpack;

@@ -13,6 +13,7 @@ use crate::apply::{Applied, Applier};
 use crate::decompress::{self, Compression};
 use crate::digest::{drain, Verify};
 use crate::ids::IdMap;
+use crate::prefetch::{self, Stream};
 use crate::resolve::{resolve, Image, Layer, Platform};
 use crate::source::Source;
 use crate::Error;
@@ -88,14 +89,26 @@ fn fill(src: &Source, image: &Image, tmp: &Path, o: &UnpackOptions<'_>) -> Resul
         entries: 0,
         skipped: Vec::new(),
     };
-    for (i, layer) in image.layers.iter().enumerate() {
-        if let Some(p) = o.progress {
-            p(i, image.layers.len(), layer.size.unwrap_or(0));
+    std::thread::scope(|scope| -> Result<(), Error> {
+        let start = |i: usize| -> Option<Stream> {
+            let layer = image.layers.get(i)?;
+            Some(prefetch::spawn(scope, move || layer_stream(src, layer)))
+        };
+        let mut next = start(0);
+        for (i, layer) in image.layers.iter().enumerate() {
+            if let Some(p) = o.progress {
+                p(i, image.layers.len(), layer.size.unwrap_or(0));
+            }
+            let stream = next.take();
+            // The next layer inflates while this one is applied.
+            next = start(i + 1);
+            let Some(stream) = stream else { break };
+            let a = apply_layer(stream, layer, root.as_fd(), &o.ids, i)?;
+            done.entries += a.entries;
+            done.skipped.extend(a.skipped);
         }
-        let a = apply_layer(src, layer, root.as_fd(), &o.ids, i)?;
-        done.entries += a.entries;
-        done.skipped.extend(a.skipped);
-    }
+        Ok(())
+    })?;
     let user = crate::user::resolve(
         root.as_fd(),
         image
@@ -116,42 +129,55 @@ fn fill(src: &Source, image: &Image, tmp: &Path, o: &UnpackOptions<'_>) -> Resul
     Ok(done)
 }
 
-fn apply_layer(
-    src: &Source,
-    layer: &Layer,
-    root: std::os::fd::BorrowedFd<'_>,
-    ids: &IdMap,
-    i: usize,
-) -> Result<Applied, Error> {
-    let name = layer
-        .digest
-        .as_ref()
-        .map_or_else(|| layer.member.clone(), |d| d.to_string());
-    let compression = Compression::of_media_type(&layer.media_type)
-        .ok_or_else(|| Error::Unsupported(format!("layer media type {:?}", layer.media_type)))?;
+/// The uncompressed, verified stream of `layer` (runs on the prefetch
+/// thread): the stored blob checked against its descriptor, inflated, and
+/// where no descriptor digest exists (docker archives) checked against
+/// the config's diff_id.
+fn layer_stream(src: &Source, layer: &Layer) -> std::io::Result<Box<dyn std::io::Read + Send>> {
+    let fail = |e: Error| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string());
+    let compression = Compression::of_media_type(&layer.media_type).ok_or_else(|| {
+        fail(Error::Unsupported(format!(
+            "layer media type {:?}",
+            layer.media_type
+        )))
+    })?;
     if !src.has(&layer.member) {
-        if !layer.urls.is_empty() {
-            return Err(Error::NotFound(format!(
+        let name = layer_name(layer);
+        return Err(fail(if layer.urls.is_empty() {
+            Error::NotFound(format!("layer {name} is missing from the image"))
+        } else {
+            Error::NotFound(format!(
                 "layer {name} is a foreign layer not in the image; it is at {} (berth-image does not download)",
                 layer.urls.join(", ")
-            )));
-        }
-        return Err(Error::NotFound(format!(
-            "layer {name} is missing from the image"
-        )));
+            ))
+        }));
     }
-    let (stored, _) = src.reader(&layer.member)?;
+    let (stored, _) = src.reader(&layer.member).map_err(fail)?;
     let stored = Verify::new(stored, layer.digest.clone(), layer.size);
-    let plain = decompress::open(Box::new(stored), compression)
-        .map_err(|e| Error::blob(&name, e.to_string()))?;
-    // The diff_id is checked where no descriptor digest vouches for the
-    // stored bytes (docker archives); otherwise it is implied by them.
+    let plain = decompress::open(Box::new(stored), compression)?;
     let diff_id = layer
         .digest
         .is_none()
         .then(|| layer.diff_id.clone())
         .flatten();
-    let mut plain = Verify::new(plain, diff_id, None);
+    Ok(Box::new(Verify::new(plain, diff_id, None)))
+}
+
+fn layer_name(layer: &Layer) -> String {
+    layer
+        .digest
+        .as_ref()
+        .map_or_else(|| layer.member.clone(), |d| d.to_string())
+}
+
+fn apply_layer(
+    mut plain: Stream,
+    layer: &Layer,
+    root: std::os::fd::BorrowedFd<'_>,
+    ids: &IdMap,
+    i: usize,
+) -> Result<Applied, Error> {
+    let name = layer_name(layer);
     let applier = Applier {
         root,
         ids,
@@ -160,7 +186,11 @@ fn apply_layer(
     let applied = applier.apply(&mut plain).map_err(|e| match e {
         // A read error under the tar parser is the blob's fault.
         Error::Entry { reason, .. }
-            if reason.contains("does not match") || reason.contains("bytes where") =>
+            if reason.contains("does not match")
+                || reason.contains("bytes where")
+                || reason.contains("descriptor says")
+                || reason.contains("missing")
+                || reason.contains("foreign") =>
         {
             Error::blob(&name, reason)
         }
