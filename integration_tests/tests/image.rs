@@ -52,6 +52,8 @@ fn sha(b: &[u8]) -> String {
 enum E {
     File(&'static str, &'static [u8], u32),
     Dir(&'static str, u32),
+    /// A directory with a group.
+    DirG(&'static str, u32, u64),
     Symlink(&'static str, &'static str),
     Hardlink(&'static str, &'static str),
     Fifo(&'static str),
@@ -104,6 +106,12 @@ fn layer(entries: &[E]) -> Vec<u8> {
             }
             E::Dir(p, mode) => {
                 let mut h = header(tar::EntryType::Directory, p.as_bytes(), *mode, 0);
+                h.set_cksum();
+                b.append(&h, &[][..]).unwrap();
+            }
+            E::DirG(p, mode, gid) => {
+                let mut h = header(tar::EntryType::Directory, p.as_bytes(), *mode, 0);
+                h.set_gid(*gid);
                 h.set_cksum();
                 b.append(&h, &[][..]).unwrap();
             }
@@ -422,6 +430,8 @@ fn every_layer_feature_unpacks_as_the_changeset_rules_say() {
         E::Char("null", 1, 3),
         E::Owned("suid", 1000, 1001, 1_234_567_890),
         E::File("replaced", b"file first", 0o644),
+        E::DirG("sgid", 0o2775, 50),
+        E::File("sgid/root-owned", b"r", 0o644),
     ]);
     let upper = layer(&[
         E::File("a/.wh.gone", b"", 0o644),
@@ -473,6 +483,13 @@ fn every_layer_feature_unpacks_as_the_changeset_rules_say() {
     assert_eq!(
         s.xattrs,
         vec![("user.berth".to_string(), b"tested".to_vec())]
+    );
+    assert_eq!(get("sgid").mode, 0o2775);
+    assert_eq!(get("sgid").gid, 50);
+    assert_eq!(
+        get("sgid/root-owned").gid,
+        0,
+        "owner as the layer says, not the setgid dir's group"
     );
     assert_eq!(get("replaced").kind, "dir");
     assert_eq!(get("replaced").mode, 0o750);
@@ -809,7 +826,11 @@ fn corrupt_and_truncated_blobs_leave_nothing_behind() {
     // Missing altogether.
     fs::remove_file(&blob).unwrap();
     let out = unpack(&env, img.to_str().unwrap(), "missing", &[]);
-    assert!(!out.status.success() && text(&out).contains("missing"), "{}", text(&out));
+    assert!(
+        !out.status.success() && text(&out).contains("missing"),
+        "{}",
+        text(&out)
+    );
     no_leftovers(&env, "missing");
     fs::write(&blob, &good).unwrap();
     let out = unpack(&env, img.to_str().unwrap(), "good", &[]);

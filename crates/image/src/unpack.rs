@@ -178,11 +178,7 @@ fn apply_layer(
     i: usize,
 ) -> Result<Applied, Error> {
     let name = layer_name(layer);
-    let applier = Applier {
-        root,
-        ids,
-        layer: format!("{} ({name})", i + 1),
-    };
+    let applier = Applier::new(root, ids, format!("{} ({name})", i + 1));
     let applied = applier.apply(&mut plain).map_err(|e| match e {
         // A read error under the tar parser is the blob's fault.
         Error::Entry { reason, .. }

@@ -35,10 +35,13 @@ const OPAQUE: &str = ".wh..wh..opq";
 
 /// What applying needs besides the layer.
 pub struct Applier<'a> {
-    pub root: BorrowedFd<'a>,
-    pub ids: &'a IdMap,
+    root: BorrowedFd<'a>,
+    ids: &'a IdMap,
     /// Shown in errors.
-    pub layer: String,
+    layer: String,
+    /// Our own uid and gid, and the umask new files get.
+    me: (u32, u32),
+    umask: u32,
 }
 
 /// What a layer did that the caller may want to report.
@@ -49,7 +52,27 @@ pub struct Applied {
     pub skipped: Vec<String>,
 }
 
-impl Applier<'_> {
+impl<'a> Applier<'a> {
+    pub fn new(root: BorrowedFd<'a>, ids: &'a IdMap, layer: String) -> Self {
+        // SAFETY: umask cannot fail; the first call reads the mask by
+        // setting one, the second puts it back. No other thread of this
+        // program creates files.
+        let umask = unsafe {
+            let m = libc::umask(0o022);
+            libc::umask(m);
+            m
+        };
+        // SAFETY: plain getters.
+        let me = unsafe { (libc::geteuid(), libc::getegid()) };
+        Applier {
+            root,
+            ids,
+            layer,
+            me,
+            umask: umask as u32,
+        }
+    }
+
     /// Applies the tar stream `layer`; reads it to its end.
     pub fn apply(&self, layer: impl Read) -> Result<Applied, Error> {
         let mut archive = tar::Archive::new(layer);
@@ -60,7 +83,7 @@ impl Applier<'_> {
         let mut dir_times: Vec<(PathBuf, i64)> = Vec::new();
         // The parent of the last regular file: tar lists a directory's
         // files together, and each lookup costs a few syscalls.
-        let mut cache: Option<(PathBuf, OwnedFd)> = None;
+        let mut cache: Option<Parent> = None;
         let entries = archive.entries().map_err(|e| self.err("(archive)", e))?;
         for entry in entries {
             let entry = entry.map_err(|e| self.err("(archive)", e))?;
@@ -97,7 +120,14 @@ impl Applier<'_> {
         for c in raw.components() {
             match c {
                 Component::Normal(n) => out.push(n),
-                Component::RootDir | Component::CurDir => {}
+                Component::CurDir => {}
+                Component::RootDir => {
+                    tracing::warn!(
+                        "{}: {} is absolute: placed inside the rootfs",
+                        self.layer,
+                        raw.display()
+                    );
+                }
                 Component::ParentDir | Component::Prefix(_) => {
                     return Err(self.refuse(raw, "the path leaves the rootfs (`..`)"))
                 }
@@ -111,15 +141,27 @@ impl Applier<'_> {
         &self,
         mut entry: tar::Entry<'_, R>,
         path: &Path,
-        cache: &mut Option<(PathBuf, OwnedFd)>,
+        cache: &mut Option<Parent>,
     ) -> Result<(), Error> {
         let at = |e: io::Error| self.err_at(path, e);
         let dir = path.parent().unwrap_or(Path::new(""));
-        if cache.as_ref().is_none_or(|(d, _)| d != dir) {
+        if cache.as_ref().is_none_or(|c| c.path != dir) {
             let (fd, _) = self.parent(path, true)?;
-            *cache = Some((dir.to_path_buf(), fd));
+            // New files take a setgid directory's group, not ours.
+            let st = std::fs::File::from(fd.try_clone().map_err(at)?)
+                .metadata()
+                .map_err(at)?;
+            let setgid = std::os::unix::fs::PermissionsExt::mode(&st.permissions()) & 0o2000 != 0;
+            *cache = Some(Parent {
+                path: dir.to_path_buf(),
+                fd,
+                setgid,
+            });
         }
-        let Some((_, parent)) = cache.as_ref() else {
+        let Some(Parent {
+            fd: parent, setgid, ..
+        }) = cache.as_ref()
+        else {
             return Err(self.refuse(path, "no parent"));
         };
         let p = parent.as_fd();
@@ -127,26 +169,34 @@ impl Applier<'_> {
             .file_name()
             .ok_or_else(|| self.refuse(path, "no name"))?;
         let name = cstr(name.as_bytes()).map_err(at)?;
+        let h = entry.header();
+        let mode = h.mode().map_err(at)? & 0o7777;
+        let mtime = h.mtime().map_err(at)?;
+        let (uid, gid) = (h.uid().map_err(at)? as u32, h.gid().map_err(at)? as u32);
+        let owner = self.ids.host(uid, gid).map_err(|r| self.refuse(path, &r))?;
+        let chown = owner.filter(|o| *o != self.me || *setgid);
+        // Most files are the caller's already and have plain modes: then
+        // the mode is given at creation and no chown or chmod is needed.
+        let direct = chown.is_none() && mode & 0o7000 == 0 && mode & self.umask == 0;
         let create = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY;
-        let fd = match fs::open_at(p, &name, create, 0o600) {
+        let initial = if direct { mode } else { 0o600 };
+        let fd = match fs::open_at(p, &name, create, initial) {
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
                 remove(p, &name).map_err(at)?;
-                fs::open_at(p, &name, create, 0o600).map_err(at)?
+                fs::open_at(p, &name, create, initial).map_err(at)?
             }
             r => r.map_err(at)?,
         };
         let mut file = std::fs::File::from(fd);
         io::copy(&mut entry, &mut file).map_err(at)?;
-        let h = entry.header();
-        let mode = h.mode().map_err(at)? & 0o7777;
-        let mtime = h.mtime().map_err(at)?;
-        let (uid, gid) = (h.uid().map_err(at)? as u32, h.gid().map_err(at)? as u32);
-        if let Some((uid, gid)) = self.ids.host(uid, gid).map_err(|r| self.refuse(path, &r))? {
+        if let Some((uid, gid)) = chown {
             std::os::unix::fs::fchown(&file, Some(uid), Some(gid)).map_err(at)?;
         }
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(at)?;
+        if !direct {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(mode))
+                .map_err(at)?;
+        }
         if let Ok(Some(exts)) = entry.pax_extensions() {
             for ext in exts.flatten() {
                 let Some(key) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") else {
@@ -418,6 +468,13 @@ impl Applier<'_> {
 }
 
 const DIR: i32 = libc::O_PATH | libc::O_DIRECTORY;
+
+/// The directory of the last regular file, kept for the next ones.
+struct Parent {
+    path: PathBuf,
+    fd: OwnedFd,
+    setgid: bool,
+}
 
 fn is_whiteout(path: &Path) -> bool {
     path.file_name()
