@@ -202,3 +202,46 @@ fn update_changes_live_limits_and_records_them() {
         "not running",
     );
 }
+
+#[test]
+fn events_print_stats_and_oom_kills_until_the_container_stops() {
+    let env = Env::new("res-events");
+    let mut b = env.bundle("b");
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 16 << 20, "swap": 16 << 20});
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 30});
+    b.args(&[
+        "/bin/sh",
+        "-c",
+        "sleep 1; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 0.5",
+    ]);
+    let id = env.id("c");
+    env.run_detached(&b, &id);
+    // Once: one stats event with the limits in force.
+    let once = env.berth(&["events", "--stats", &id]);
+    assert!(once.status.success(), "{}", text(&once));
+    let v: serde_json::Value = serde_json::from_slice(&once.stdout).unwrap();
+    assert_eq!(
+        (v["type"].as_str(), v["id"].as_str()),
+        (Some("stats"), Some(id.as_str()))
+    );
+    assert_eq!(v["data"]["memory"]["usage"]["limit"], 16 << 20);
+    assert_eq!(v["data"]["pids"]["limit"], 30);
+    assert!(v["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0);
+    assert!(v["data"]["cpu"]["usage"]["total"].as_u64().unwrap() > 0);
+    // Streaming: stats every 200 ms, the OOM kill of dd, then the end.
+    let out = env.berth(&["events", "--interval", "200ms", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = lines.iter().filter_map(|l| l["type"].as_str()).collect();
+    assert!(
+        kinds.iter().filter(|k| **k == "stats").count() >= 2,
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&"oom"), "{kinds:?}");
+    assert!(env.berth(&["delete", &id]).status.success());
+    let gone = env.berth(&["events", "--stats", &id]);
+    assert!(!gone.status.success());
+}

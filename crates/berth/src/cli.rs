@@ -72,6 +72,8 @@ pub enum Command {
     Features(liboci_cli::Features),
     /// Change a container's memory, cpu and pids limits
     Update(Update),
+    /// Print resource statistics and OOM events of a container
+    Events(Events),
     Other(Vec<String>),
 }
 
@@ -134,6 +136,11 @@ pub fn parse_command(argv: &[String]) -> Result<Command, clap::Error> {
             "Change a container's memory, cpu and pids limits",
             argv,
         )?),
+        "events" => Command::Events(one(
+            "events",
+            "Print resource statistics and OOM events of a container",
+            argv,
+        )?),
         _ => Command::Other(argv.to_vec()),
     })
 }
@@ -153,9 +160,23 @@ pub const COMMANDS: &str = "Commands:
   pause     Freeze every process of a container
   resume    Thaw a paused container
   update    Change a container's memory, cpu and pids limits
+  events    Print resource statistics and OOM events of a container
   features  Print the features this build supports (runtime-spec features JSON)
 
 `berth COMMAND --help` describes a command.";
+
+/// runc's `events` flags; the interval takes runc's units (`5s`,
+/// `500ms`) or plain seconds, where liboci-cli takes seconds only.
+#[derive(Args, Debug)]
+pub struct Events {
+    /// Statistics interval (e.g. 5s, 500ms; a plain number is seconds)
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    /// Print the statistics once and exit
+    #[arg(long)]
+    pub stats: bool,
+    pub container_id: String,
+}
 
 #[derive(Args, Debug)]
 pub struct Kill {

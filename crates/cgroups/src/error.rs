@@ -35,4 +35,14 @@ pub enum Error {
     /// A device rule cannot be expressed on this host.
     #[error("linux.resources.devices: {0}")]
     Devices(String),
+    /// Something this host needs is not implemented yet.
+    #[error("{0} is not supported yet")]
+    Unsupported(String),
+    /// Another operation on a cgroup file failed.
+    #[error("{what} ({path}): {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
 }

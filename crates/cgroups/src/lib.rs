@@ -16,6 +16,7 @@ mod layout;
 mod manager;
 mod path;
 mod resources;
+mod stats;
 
 pub use devices::{DeviceRule, DeviceType};
 pub use error::Error;
@@ -23,3 +24,4 @@ pub use layout::{Hierarchy, Layout, Mode};
 pub use manager::{Cgroup, CgroupRecord, JoinFds};
 pub use path::CgroupsPath;
 pub use resources::Resources;
+pub use stats::Stats;

@@ -26,10 +26,10 @@ mod sys;
 pub use berth_cgroups::Resources;
 pub use error::Error;
 pub use lifecycle::{
-    create::create, create::CreateOptions, delete::delete, exec::exec, exec::ExecArgs,
-    exec::ExecOptions, exec::ExecProcess, kill::kill, kill::parse_signal, pause::pause,
-    pause::resume, query::list, query::pids, query::state, run::run, run::RunOptions, start::start,
-    update::update, update::UpdateOptions,
+    create::create, create::CreateOptions, delete::delete, events::events, exec::exec,
+    exec::ExecArgs, exec::ExecOptions, exec::ExecProcess, kill::kill, kill::parse_signal,
+    pause::pause, pause::resume, query::list, query::pids, query::state, run::run, run::RunOptions,
+    start::start, update::update, update::UpdateOptions,
 };
 pub use state::{ContainerState, Status};
 

@@ -25,6 +25,25 @@ pub fn root(g: &GlobalOpts) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT))
 }
 
+/// `events`: JSON lines on stdout, flushed one by one.
+fn events(root: &std::path::Path, e: &crate::cli::Events) -> anyhow::Result<()> {
+    use std::io::Write;
+    let interval = match e.interval.parse::<u64>() {
+        Ok(secs) => std::time::Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(&e.interval)
+            .map_err(|err| anyhow::anyhow!("--interval {:?}: {err}", e.interval))?,
+    };
+    if interval.is_zero() {
+        bail!("--interval must be more than zero");
+    }
+    let mut stdout = std::io::stdout();
+    berth_container::events(root, &e.container_id, interval, e.stats, &mut |v| {
+        writeln!(stdout, "{v}")?;
+        stdout.flush()
+    })?;
+    Ok(())
+}
+
 /// Runs one command; the value is the process exit status.
 pub fn dispatch(cmd: Command, g: &GlobalOpts) -> anyhow::Result<u8> {
     if g.systemd_cgroup {
@@ -45,6 +64,7 @@ pub fn dispatch(cmd: Command, g: &GlobalOpts) -> anyhow::Result<u8> {
         Command::Pause(p) => simple::pause(&root, &p.container_id).map(|_| 0),
         Command::Resume(r) => simple::resume(&root, &r.container_id).map(|_| 0),
         Command::Ps(p) => ps::ps(&root, &p).map(|_| 0),
+        Command::Events(e) => events(&root, &e).map(|_| 0),
         Command::Features(_) => {
             println!(
                 "{}",
@@ -54,7 +74,7 @@ pub fn dispatch(cmd: Command, g: &GlobalOpts) -> anyhow::Result<u8> {
         }
         Command::Other(args) => {
             let name = args.first().map(String::as_str).unwrap_or_default();
-            let known = ["events", "checkpoint", "restore"];
+            let known = ["checkpoint", "restore"];
             if known.contains(&name) {
                 bail!("the {name:?} command is not supported yet");
             }
