@@ -245,3 +245,34 @@ fn events_print_stats_and_oom_kills_until_the_container_stops() {
     let gone = env.berth(&["events", "--stats", &id]);
     assert!(!gone.status.success());
 }
+
+#[test]
+fn blkio_throttles_land_in_the_cgroup_files_and_weights_are_refused() {
+    let env = Env::new("res-blkio");
+    // A whole disk of this machine (throttles take disks, not partitions).
+    let disk = std::fs::read_dir("/sys/block")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| !e.file_name().to_string_lossy().starts_with("loop"))
+        .find_map(|e| std::fs::read_to_string(e.path().join("dev")).ok())
+        .expect("a block device");
+    let (major, minor) = disk.trim().split_once(':').unwrap();
+    let (major, minor): (i64, i64) = (major.parse().unwrap(), minor.parse().unwrap());
+    let mut b = env.bundle("b");
+    b.config["linux"]["resources"]["blockIO"] = json!({
+        "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+        "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]
+    });
+    b.args(&["/bin/sh", "-c", "cd /sys/fs/cgroup/blkio; cat blkio.throttle.read_bps_device blkio.throttle.write_iops_device"]);
+    b.save();
+    let id = env.id("c");
+    let out = env.berth(&["run", "-b", b.arg(), &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{major}:{minor} 1048576\n{major}:{minor} 100\n")
+    );
+    env.assert_gone(&id);
+    b.config["linux"]["resources"]["blockIO"] = json!({"weight": 500});
+    env.create_fails(&b, &env.id("w"), "linux.resources.blockIO.weight");
+}

@@ -23,5 +23,5 @@ pub use error::Error;
 pub use layout::{Hierarchy, Layout, Mode};
 pub use manager::{Cgroup, CgroupRecord, JoinFds};
 pub use path::CgroupsPath;
-pub use resources::Resources;
+pub use resources::{BlkioThrottle, Resources};
 pub use stats::Stats;

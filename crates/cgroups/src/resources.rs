@@ -2,7 +2,8 @@
 //! (a pure function, unit-tested) and the code that applies it.
 //!
 //! This stage covers memory (limit, reservation, swap, swappiness,
-//! disableOOMKiller), cpu (shares, quota, period, cpus, mems) and pids.
+//! disableOOMKiller), cpu (shares, quota, period, cpus, mems), pids and
+//! the blockIO throttles.
 //! The runtime refuses every other field, and all of them on a pure
 //! cgroup v2 host, before anything is created.
 
@@ -25,6 +26,29 @@ pub struct Resources {
     pub cpus: Option<String>,
     pub mems: Option<String>,
     pub pids_limit: Option<i64>,
+    /// blockIO throttles: (file, major, minor, rate per second).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blkio_throttle: Vec<(BlkioThrottle, i64, i64, u64)>,
+}
+
+/// The four v1 blkio throttle files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum BlkioThrottle {
+    ReadBps,
+    WriteBps,
+    ReadIops,
+    WriteIops,
+}
+
+impl BlkioThrottle {
+    pub fn file(self) -> &'static str {
+        match self {
+            BlkioThrottle::ReadBps => "blkio.throttle.read_bps_device",
+            BlkioThrottle::WriteBps => "blkio.throttle.write_bps_device",
+            BlkioThrottle::ReadIops => "blkio.throttle.read_iops_device",
+            BlkioThrottle::WriteIops => "blkio.throttle.write_iops_device",
+        }
+    }
 }
 
 /// One write: controller (hierarchy name), file, value.
@@ -108,6 +132,9 @@ impl Resources {
             self.pids_limit
                 .map(|p| if p > 0 { p.to_string() } else { "max".into() }),
         );
+        for (kind, major, minor, rate) in &self.blkio_throttle {
+            w.push(("blkio", kind.file(), format!("{major}:{minor} {rate}")));
+        }
         w
     }
 
@@ -125,6 +152,11 @@ impl Resources {
             cpus: newer.cpus.clone().or_else(|| self.cpus.clone()),
             mems: newer.mems.clone().or_else(|| self.mems.clone()),
             pids_limit: newer.pids_limit.or(self.pids_limit),
+            blkio_throttle: if newer.blkio_throttle.is_empty() {
+                self.blkio_throttle.clone()
+            } else {
+                newer.blkio_throttle.clone()
+            },
         }
     }
 
@@ -175,6 +207,37 @@ impl Cgroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blkio_throttles_are_one_line_per_device_and_survive_update() {
+        let r = Resources {
+            blkio_throttle: vec![
+                (BlkioThrottle::ReadBps, 8, 0, 1024),
+                (BlkioThrottle::WriteIops, 8, 16, 7),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            r.v1_writes(),
+            [
+                (
+                    "blkio",
+                    "blkio.throttle.read_bps_device",
+                    "8:0 1024".to_string()
+                ),
+                (
+                    "blkio",
+                    "blkio.throttle.write_iops_device",
+                    "8:16 7".to_string()
+                ),
+            ]
+        );
+        let updated = r.merged(&Resources {
+            pids_limit: Some(5),
+            ..Default::default()
+        });
+        assert_eq!(updated.blkio_throttle, r.blkio_throttle);
+    }
 
     #[test]
     fn order_and_values() {

@@ -308,7 +308,7 @@ fn validate_linux(spec: &Spec) -> Result<(), Error> {
 pub(crate) fn unsupported_resources(r: &oci_spec::runtime::LinuxResources) -> Result<(), Error> {
     // Applied on v1 hierarchies (see berth_cgroups::Resources); any other
     // field of these sections is refused by name.
-    let partly: [(&str, Option<serde_json::Value>, &[&str]); 3] = [
+    let partly: [(&str, Option<serde_json::Value>, &[&str]); 4] = [
         (
             "memory",
             value(r.memory()),
@@ -326,6 +326,16 @@ pub(crate) fn unsupported_resources(r: &oci_spec::runtime::LinuxResources) -> Re
             &["shares", "quota", "period", "cpus", "mems"],
         ),
         ("pids", value(r.pids()), &["limit"]),
+        (
+            "blockIO",
+            value(r.block_io()),
+            &[
+                "throttleReadBpsDevice",
+                "throttleWriteBpsDevice",
+                "throttleReadIOPSDevice",
+                "throttleWriteIOPSDevice",
+            ],
+        ),
     ];
     for (name, v, supported) in partly {
         if let Some(serde_json::Value::Object(m)) = v {
@@ -340,8 +350,7 @@ pub(crate) fn unsupported_resources(r: &oci_spec::runtime::LinuxResources) -> Re
             }
         }
     }
-    let sections: [(&str, Option<serde_json::Value>); 5] = [
-        ("blockIO", value(r.block_io())),
+    let sections: [(&str, Option<serde_json::Value>); 4] = [
         ("hugepageLimits", value(r.hugepage_limits())),
         ("network", value(r.network())),
         ("rdma", value(r.rdma())),

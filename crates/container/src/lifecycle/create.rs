@@ -4,7 +4,9 @@ use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
-use berth_cgroups::{Cgroup, CgroupsPath, DeviceRule, DeviceType, Layout, Mode, Resources};
+use berth_cgroups::{
+    BlkioThrottle, Cgroup, CgroupsPath, DeviceRule, DeviceType, Layout, Mode, Resources,
+};
 use oci_spec::runtime::{LinuxDeviceType, Spec};
 
 use crate::hooks::HookPlan;
@@ -342,7 +344,28 @@ pub(crate) fn resources_of(r: &oci_spec::runtime::LinuxResources) -> Resources {
         cpus: cpu.and_then(|c| c.cpus().clone()),
         mems: cpu.and_then(|c| c.mems().clone()),
         pids_limit: r.pids().as_ref().map(|p| p.limit()),
+        blkio_throttle: blkio_throttle(r),
     }
+}
+
+fn blkio_throttle(r: &oci_spec::runtime::LinuxResources) -> Vec<(BlkioThrottle, i64, i64, u64)> {
+    let Some(b) = r.block_io() else {
+        return Vec::new();
+    };
+    let lists = [
+        (BlkioThrottle::ReadBps, b.throttle_read_bps_device()),
+        (BlkioThrottle::WriteBps, b.throttle_write_bps_device()),
+        (BlkioThrottle::ReadIops, b.throttle_read_iops_device()),
+        (BlkioThrottle::WriteIops, b.throttle_write_iops_device()),
+    ];
+    lists
+        .into_iter()
+        .flat_map(|(kind, l)| {
+            l.iter()
+                .flatten()
+                .map(move |d| (kind, d.major(), d.minor(), d.rate()))
+        })
+        .collect()
 }
 
 fn device_rules(spec: &Spec) -> Vec<DeviceRule> {
