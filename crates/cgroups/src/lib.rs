@@ -9,6 +9,7 @@
 //! (see [`Resources`]); the runtime library refuses the rest before
 //! anything is created.
 
+pub mod bpf_devices;
 mod devices;
 mod error;
 mod freezer;
