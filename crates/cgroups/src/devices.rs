@@ -1,9 +1,6 @@
-//! Device access rules (`linux.resources.devices`) for the v1 devices
-//! controller. cgroup v2 needs an eBPF program: [`crate::bpf_devices`]
-//! builds and attaches it (tested against this kernel's cgroup2
-//! hierarchy), but a pure v2 host still reports device rules as
-//! unsupported until the rest of v2 is tested end to end (issue 4's VM
-//! tier).
+//! Device access rules (`linux.resources.devices`): written to the v1
+//! devices controller, or on a pure cgroup v2 host compiled into the
+//! device filter program of [`crate::bpf_devices`].
 
 use std::fmt;
 

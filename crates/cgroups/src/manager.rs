@@ -119,10 +119,7 @@ impl Cgroup {
             return Ok(());
         }
         if self.record.v2 {
-            return Err(Error::Devices(
-                "device rules on a cgroup v2 host need an eBPF program, which is not supported yet"
-                    .into(),
-            ));
+            return self.apply_devices_v2(rules);
         }
         let Some((_, dir)) = self.record.leaves.iter().find(|(n, _)| n == "devices") else {
             return Err(Error::Devices(
@@ -134,6 +131,29 @@ impl Cgroup {
             write(&dir.join(rule.v1_file()), &rule.to_string())?;
         }
         Ok(())
+    }
+
+    /// cgroup v2: the rules as a device filter program attached to the
+    /// container's directory (it stays attached when our descriptor
+    /// closes, and goes with the directory).
+    fn apply_devices_v2(&self, rules: &[DeviceRule]) -> Result<(), Error> {
+        let Some((_, dir)) = self.record.leaves.first() else {
+            return Err(Error::Devices("no cgroup2 directory".into()));
+        };
+        let all: Vec<DeviceRule> = rules
+            .iter()
+            .chain(DeviceRule::defaults().iter())
+            .cloned()
+            .collect();
+        for rule in &all {
+            rule.validate()?;
+        }
+        let fd = fs::File::open(dir).map_err(|source| Error::Io {
+            what: "opening the cgroup for its device filter",
+            path: dir.clone(),
+            source,
+        })?;
+        crate::bpf_devices::attach(std::os::fd::AsFd::as_fd(&fd), &all).map(drop)
     }
 
     /// Pids in the container's cgroup (from the first hierarchy).

@@ -1,0 +1,89 @@
+//! The cgroup v2 paths, on this hybrid host: each berth command runs in
+//! a private mount namespace whose /sys/fs/cgroup is the machine's
+//! cgroup2 hierarchy alone, so berth sees a pure v2 layout. The v1
+//! controllers stay bound to their v1 hierarchies, so resource limits are
+//! not tested here (the VM tier of issue 4); placement, the device filter
+//! program, freezing and cleanup are.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
+
+use std::process::{Command, Output};
+
+use berth_integration_tests::{berth_bin, run_captured, text, Env};
+
+/// `berth --root ROOT ARGS` seeing only cgroup2.
+fn berth_v2(env: &Env, args: &[&str]) -> Output {
+    let mut c = Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec \"$0\" \"$@\"")
+        .arg(berth_bin())
+        .arg("--root")
+        .arg(&env.root)
+        .args(args);
+    run_captured(c, &env.dir)
+}
+
+#[test]
+fn containers_run_with_the_device_filter_program() {
+    let env = Env::new("v2-devices");
+    let mut b = env.bundle("b");
+    b.config["root"]["readonly"] = false.into();
+    // A device node the image brings along, outside the allow list.
+    let node = b.rootfs().join("tmp/kmsg");
+    let c = std::ffi::CString::new(node.to_str().unwrap()).unwrap();
+    // SAFETY: NUL-terminated path; creates a character device node 1:11.
+    assert_eq!(
+        unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 11)) },
+        0
+    );
+    b.args(&[
+        "/bin/sh",
+        "-c",
+        "cat /dev/null && echo null; head -c1 /tmp/kmsg 2>&1 >/dev/null | grep -o 'Operation not permitted'; \
+         test -e /sys/fs/cgroup/cgroup.controllers && echo cgroup2",
+    ]);
+    b.save();
+    let id = env.id("c");
+    let out = berth_v2(&env, &["run", "-b", b.arg(), &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "null\nOperation not permitted\ncgroup2\n"
+    );
+    env.assert_gone(&id);
+}
+
+#[test]
+fn pause_and_resume_through_cgroup_freeze() {
+    let env = Env::new("v2-freeze");
+    let mut b = env.bundle("b");
+    b.args(&["/bin/sleep", "30"]);
+    b.save();
+    let id = env.id("c");
+    let out = berth_v2(&env, &["run", "-d", "-b", b.arg(), &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let status = |env: &Env| {
+        let o = berth_v2(env, &["state", &id]);
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["status"].clone()
+    };
+    assert!(berth_v2(&env, &["pause", &id]).status.success());
+    assert_eq!(status(&env), "paused");
+    assert!(berth_v2(&env, &["resume", &id]).status.success());
+    assert_eq!(status(&env), "running");
+    let pid = status_pid(&env, &id);
+    let del = berth_v2(&env, &["delete", "-f", &id]);
+    assert!(del.status.success(), "{}", text(&del));
+    berth_integration_tests::reap(pid);
+    env.assert_gone(&id);
+}
+
+fn status_pid(env: &Env, id: &str) -> i32 {
+    let o = berth_v2(env, &["state", id]);
+    serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["pid"]
+        .as_i64()
+        .unwrap() as i32
+}
