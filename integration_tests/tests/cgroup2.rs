@@ -36,10 +36,8 @@ fn containers_run_with_the_device_filter_program() {
     let node = b.rootfs().join("tmp/kmsg");
     let c = std::ffi::CString::new(node.to_str().unwrap()).unwrap();
     // SAFETY: NUL-terminated path; creates a character device node 1:11.
-    assert_eq!(
-        unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 11)) },
-        0
-    );
+    let made = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 11)) };
+    assert_eq!(made, 0);
     b.args(&[
         "/bin/sh",
         "-c",
