@@ -594,6 +594,12 @@ fn an_index_with_two_platforms_gives_the_asked_one() {
         fs::read(env.dir.join("arm/rootfs/which")).unwrap(),
         b"arm64"
     );
+    let inspect = berth_image(&env.dir, &["inspect", &img]);
+    assert!(inspect.status.success(), "{}", text(&inspect));
+    let v: Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(v["platforms"], json!(["linux/amd64", "linux/arm64"]));
+    assert_eq!(v["references"], json!(["multi"]));
+    assert_eq!(v["layers"].as_array().unwrap().len(), 1);
     let out = unpack(&env, &img, "none", &["--platform", "linux/s390x"]);
     assert!(
         !out.status.success() && text(&out).contains("platform"),

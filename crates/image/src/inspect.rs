@@ -25,13 +25,8 @@ pub fn ls(path: &Path) -> Result<Vec<String>, Error> {
 pub fn inspect(path: &Path, reference: Option<&str>, platform: &Platform) -> Result<Value, Error> {
     let src = Source::open(path)?;
     let image = resolve::resolve(&src, reference, platform)?;
-    let platforms: Vec<String> = if src.has("index.json") {
-        resolve::read_index(&src)?
-            .manifests()
-            .iter()
-            .filter_map(|m| m.platform().as_ref())
-            .map(|p| format!("{}/{}", p.os(), p.architecture()))
-            .collect()
+    let platforms = if src.has("index.json") {
+        resolve::platforms(&src)?
     } else {
         Vec::new()
     };

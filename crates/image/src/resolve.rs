@@ -146,6 +146,32 @@ pub fn refs(index: &ImageIndex) -> Vec<String> {
     r
 }
 
+/// Every platform an OCI image offers, nested indexes included.
+pub fn platforms(src: &Source) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    let mut stack: Vec<(Descriptor, u32)> = read_index(src)?
+        .manifests()
+        .iter()
+        .map(|d| (d.clone(), 0))
+        .collect();
+    while let Some((d, depth)) = stack.pop() {
+        if let Some(p) = d.platform() {
+            let mut name = format!("{}/{}", p.os(), p.architecture());
+            if let Some(v) = p.variant() {
+                name = format!("{name}/{v}");
+            }
+            out.push(name);
+        }
+        if *d.media_type() == MediaType::ImageIndex && depth < 8 {
+            let nested: ImageIndex = json_blob(src, &d, "index")?;
+            stack.extend(nested.manifests().iter().map(|m| (m.clone(), depth + 1)));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 pub fn read_index(src: &Source) -> Result<ImageIndex, Error> {
     let bytes = src.read("index.json")?;
     serde_json::from_slice(&bytes).map_err(|source| Error::Json {
