@@ -106,12 +106,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 gid: parse(&gid_map)?,
                 rootless,
             };
-            let bar = (!quiet && std::io::stderr().is_terminal())
-                .then(indicatif::ProgressBar::new_spinner);
+            // A bar over the layers, on a terminal only.
+            let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+                let b = indicatif::ProgressBar::new(0);
+                if let Ok(style) =
+                    indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} layers {msg}")
+                {
+                    b.set_style(style);
+                }
+                b
+            });
             let progress = |i: usize, n: usize, size: u64| {
                 if let Some(b) = &bar {
-                    b.set_message(format!("layer {}/{n} ({} kB)", i + 1, size / 1024));
-                    b.tick();
+                    b.set_length(n as u64);
+                    b.set_position(i as u64);
+                    b.set_message(format!("({} kB)", size / 1024));
                 }
             };
             let done = berth_image::unpack(&berth_image::UnpackOptions {
