@@ -15,11 +15,11 @@ enum Freezer {
 
 impl Cgroup {
     fn freezer(&self) -> Option<Freezer> {
-        let leaves = &self.record().leaves;
-        if let Some((_, dir)) = leaves.iter().find(|(n, _)| n == "freezer") {
-            return Some(Freezer::V1(dir.clone()));
+        if let Some(dir) = self.v1_dir("freezer") {
+            return Some(Freezer::V1(dir));
         }
-        leaves
+        self.record()
+            .leaves
             .iter()
             .find(|(n, _)| self.record().v2 || n == "unified")
             .map(|(_, dir)| Freezer::V2(dir.clone()))

@@ -66,6 +66,15 @@ impl Cgroup {
         &self.record.leaves
     }
 
+    /// The leaf directory of the v1 hierarchy that has `controller`.
+    pub(crate) fn v1_dir(&self, controller: &str) -> Option<PathBuf> {
+        self.record()
+            .leaves
+            .iter()
+            .find(|(name, _)| name.split(',').any(|c| c == controller))
+            .map(|(_, d)| d.clone())
+    }
+
     fn make_dirs(&mut self, leaf: &Path, cpuset: bool) -> Result<(), Error> {
         let mut missing = Vec::new();
         let mut cur = leaf;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -145,15 +145,6 @@ fn entry(dir: &Path, prefix: &str) -> MemoryEntry {
 }
 
 impl Cgroup {
-    /// The leaf directory of the v1 hierarchy that has `controller`.
-    fn v1_dir(&self, controller: &str) -> Option<PathBuf> {
-        self.record()
-            .leaves
-            .iter()
-            .find(|(name, _)| name.split(',').any(|c| c == controller))
-            .map(|(_, d)| d.clone())
-    }
-
     /// Usage and limits as the kernel reports them now.
     pub fn stats(&self) -> Result<Stats, Error> {
         if self.record().v2 {

@@ -16,6 +16,15 @@ pub struct Stream {
     rx: Receiver<io::Result<Vec<u8>>>,
     buf: Vec<u8>,
     pos: usize,
+    /// What the producer failed with (reading, verifying, inflating).
+    failed: Option<String>,
+}
+
+impl Stream {
+    /// The producer's error, once the stream has returned it.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.as_deref()
+    }
 }
 
 /// Starts producing the stream `open` returns, on a scoped thread.
@@ -66,6 +75,7 @@ where
         rx,
         buf: Vec::new(),
         pos: 0,
+        failed: None,
     }
 }
 
@@ -77,7 +87,10 @@ impl Read for Stream {
                     self.buf = chunk;
                     self.pos = 0;
                 }
-                Ok(Err(e)) => return Err(e),
+                Ok(Err(e)) => {
+                    self.failed = Some(e.to_string());
+                    return Err(e);
+                }
                 // The producer is done: end of stream.
                 Err(_) => return Ok(0),
             }

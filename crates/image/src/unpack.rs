@@ -179,19 +179,13 @@ fn apply_layer(
 ) -> Result<Applied, Error> {
     let name = layer_name(layer);
     let applier = Applier::new(root, ids, format!("{} ({name})", i + 1));
-    let applied = applier.apply(&mut plain).map_err(|e| match e {
-        // A read error under the tar parser is the blob's fault.
-        Error::Entry { reason, .. }
-            if reason.contains("does not match")
-                || reason.contains("bytes where")
-                || reason.contains("descriptor says")
-                || reason.contains("missing")
-                || reason.contains("foreign") =>
-        {
-            Error::blob(&name, reason)
-        }
-        other => other,
-    })?;
+    let applied = applier
+        .apply(&mut plain)
+        .map_err(|e| match plain.failure() {
+            // The stream failed under the tar parser: the blob's fault.
+            Some(reason) => Error::blob(&name, reason),
+            None => e,
+        })?;
     // The tar may end before the blob does (padding): the rest must be
     // read for the digests to be checked.
     drain(&mut plain).map_err(|e| Error::blob(&name, e.to_string()))?;

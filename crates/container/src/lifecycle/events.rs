@@ -3,7 +3,6 @@
 //! JSON object per line, `{"type": "stats"|"oom", "id": ..., "data": ...}`.
 //! The stream ends when the container stops.
 
-use std::io::Read;
 use std::os::fd::AsFd;
 use std::path::Path;
 use std::time::Duration;
@@ -64,12 +63,8 @@ pub fn events(
         }
         if fired {
             if let Some(fd) = &oom {
-                let mut count = [0u8; 8];
-                let _ = std::fs::File::from(
-                    fd.try_clone()
-                        .map_err(Error::io("reading OOM events", &path))?,
-                )
-                .read(&mut count);
+                // Consume the count so the next poll waits again.
+                let _ = nix::unistd::read(fd.as_fd(), &mut [0u8; 8]);
             }
             emit(out, json!({"type": "oom", "id": id}))?;
         } else {

@@ -173,14 +173,7 @@ fn run(
         let n = socket.as_raw_fd() as u32;
         let _ = sys::close_range(n, n, false);
     }
-    process::apply_limits(p)?;
-    let early = process::install_seccomp(p, false)?;
-    process::become_user(p)?;
-    process::enter_cwd(p)?;
-    process::set_caps(p)?;
-    let exe = process::find_exec(p)?;
-    let late = process::install_seccomp(p, true)?;
-    process::send_listener(ch, early.or(late))?;
+    let exe = process::take_on(p, ch)?;
     if input.join_late {
         ch.send(&Msg::Ready).step("sending Ready")?;
         cgroups

@@ -82,16 +82,7 @@ fn run(plan: &Plan, ch: &Channel, fds: InitFds<'_>) -> StepResult<Infallible> {
         sys::setdomainname(d.as_bytes()).step("setdomainname")?;
     }
     let p = &plan.process;
-    process::apply_limits(p)?;
-    let early = process::install_seccomp(p, false)?;
-    // Bounding set before the uid change (dropping needs CAP_SETPCAP);
-    // cwd after it, so access is checked as the container's user.
-    process::become_user(p)?;
-    process::enter_cwd(p)?;
-    process::set_caps(p)?;
-    let exe = process::find_exec(p)?;
-    let late = process::install_seccomp(p, true)?;
-    process::send_listener(ch, early.or(late))?;
+    let exe = process::take_on(p, ch)?;
     ch.send(&Msg::Ready).step("sending Ready")?;
     if plan.start_container_hooks.is_empty() {
         // Wait for start inside the exec stub, so that no process of the

@@ -7,8 +7,24 @@ use crate::channel::{Channel, Msg};
 use crate::plan::ProcessPlan;
 use crate::sys;
 
+/// Everything init and exec'd processes do to become the container's
+/// process, in order; returns the exec candidate to run. Bounding set
+/// before the uid change (dropping needs CAP_SETPCAP); cwd after it, so
+/// access is checked as the container's user; seccomp at its two points.
+pub fn take_on(p: &ProcessPlan, ch: &Channel) -> StepResult<usize> {
+    apply_limits(p)?;
+    let early = install_seccomp(p, false)?;
+    become_user(p)?;
+    enter_cwd(p)?;
+    set_caps(p)?;
+    let exe = find_exec(p)?;
+    let late = install_seccomp(p, true)?;
+    send_listener(ch, early.or(late))?;
+    Ok(exe)
+}
+
 /// rlimits, I/O priority, scheduler, personality and umask.
-pub fn apply_limits(p: &ProcessPlan) -> StepResult {
+fn apply_limits(p: &ProcessPlan) -> StepResult {
     for &(res, soft, hard) in &p.rlimits {
         sys::setrlimit(res, soft, hard)
             .step_with(|| format!("setrlimit({res}, {soft}, {hard})"))?;
@@ -28,7 +44,7 @@ pub fn apply_limits(p: &ProcessPlan) -> StepResult {
 
 /// Drops the bounding set, then changes groups, gid and uid while keeping
 /// the permitted capabilities for [`set_caps`].
-pub fn become_user(p: &ProcessPlan) -> StepResult {
+fn become_user(p: &ProcessPlan) -> StepResult {
     for cap in 0..=p.caps.last_cap {
         if p.caps.bounding & (1u64 << cap) == 0 {
             sys::prctl(libc::PR_CAPBSET_DROP, cap as u64, 0)
@@ -44,7 +60,7 @@ pub fn become_user(p: &ProcessPlan) -> StepResult {
 }
 
 /// Enters `process.cwd` and proves it lies inside the container's root.
-pub fn enter_cwd(p: &ProcessPlan) -> StepResult {
+fn enter_cwd(p: &ProcessPlan) -> StepResult {
     sys::chdir(&p.cwd).step_with(|| format!("chdir to cwd {:?}", p.cwd))?;
     match sys::cwd_reachable() {
         Ok(true) => Ok(()),
@@ -57,7 +73,7 @@ pub fn enter_cwd(p: &ProcessPlan) -> StepResult {
 
 /// Sets effective, permitted and inheritable exactly, then ambient, then
 /// no_new_privs.
-pub fn set_caps(p: &ProcessPlan) -> StepResult {
+fn set_caps(p: &ProcessPlan) -> StepResult {
     let c = &p.caps;
     sys::capset(c.effective, c.permitted, c.inheritable).step("capset")?;
     sys::prctl(
@@ -87,7 +103,7 @@ pub fn set_caps(p: &ProcessPlan) -> StepResult {
 /// before the ids and capabilities change (`late` false); with it, as
 /// late as possible (`late` true), so the fewest of our own syscalls run
 /// under the profile. Returns the NOTIFY listener, if the filter has one.
-pub fn install_seccomp(p: &ProcessPlan, late: bool) -> StepResult<Option<OwnedFd>> {
+fn install_seccomp(p: &ProcessPlan, late: bool) -> StepResult<Option<OwnedFd>> {
     match &p.seccomp {
         Some(f) if late == p.no_new_privs => {
             berth_seccomp::install(f).step("installing the seccomp filter")
@@ -97,7 +113,7 @@ pub fn install_seccomp(p: &ProcessPlan, late: bool) -> StepResult<Option<OwnedFd
 }
 
 /// Passes a NOTIFY listener to the runtime, which hands it to the agent.
-pub fn send_listener(ch: &Channel, listener: Option<OwnedFd>) -> StepResult {
+fn send_listener(ch: &Channel, listener: Option<OwnedFd>) -> StepResult {
     match listener {
         Some(fd) => ch
             .send_fd(&Msg::SeccompListener, fd.as_fd())
@@ -123,7 +139,7 @@ pub fn exec_program(stub: BorrowedFd<'_>, p: &ProcessPlan, exe: usize) -> std::i
 /// The index of the first exec candidate that exists and is executable
 /// here. A file the stub would fail to execute for its format is refused
 /// now, while the error can still reach the caller.
-pub fn find_exec(p: &ProcessPlan) -> StepResult<usize> {
+fn find_exec(p: &ProcessPlan) -> StepResult<usize> {
     if let Some(i) = p.exec_candidates.iter().position(|c| sys::executable(c)) {
         let c = &p.exec_candidates[i];
         if !sys::executable_format(c) {

@@ -197,26 +197,8 @@ impl<'a> Applier<'a> {
             file.set_permissions(std::fs::Permissions::from_mode(mode))
                 .map_err(at)?;
         }
-        if let Ok(Some(exts)) = entry.pax_extensions() {
-            for ext in exts.flatten() {
-                let Some(key) = ext.key_bytes().strip_prefix(b"SCHILY.xattr.") else {
-                    continue;
-                };
-                let key = cstr(key).map_err(at)?;
-                if let Err(e) =
-                    fs::set_xattr_fd(std::os::fd::AsFd::as_fd(&file), &key, ext.value_bytes())
-                {
-                    if self.ids.privileged() {
-                        return Err(at(e));
-                    }
-                    tracing::warn!(
-                        "{}: xattr {key:?} of {} not set: {e}",
-                        self.layer,
-                        path.display()
-                    );
-                }
-            }
-        }
+        let fd = std::os::fd::AsFd::as_fd(&file);
+        self.xattrs(&mut entry, path, |k, v| fs::set_xattr_fd(fd, k, v))?;
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime);
         file.set_times(std::fs::FileTimes::new().set_accessed(t).set_modified(t))
             .map_err(at)
@@ -343,6 +325,18 @@ impl<'a> Applier<'a> {
         if !kind.is_symlink() {
             fs::chmod_at(p, name, mode).map_err(|e| self.err_at(path, e))?;
         }
+        self.xattrs(entry, path, |k, v| fs::set_xattr_at(p, name, k, v))
+    }
+
+    /// The entry's PAX `SCHILY.xattr.*` records, each through `set`. A
+    /// failure is an error, except without privileges (some namespaces
+    /// need them): then it is a warning.
+    fn xattrs<R: Read>(
+        &self,
+        entry: &mut tar::Entry<'_, R>,
+        path: &Path,
+        set: impl Fn(&CStr, &[u8]) -> io::Result<()>,
+    ) -> Result<(), Error> {
         let Ok(Some(exts)) = entry.pax_extensions() else {
             return Ok(());
         };
@@ -351,7 +345,7 @@ impl<'a> Applier<'a> {
                 continue;
             };
             let key = cstr(key).map_err(|e| self.err_at(path, e))?;
-            if let Err(e) = fs::set_xattr_at(p, name, &key, ext.value_bytes()) {
+            if let Err(e) = set(&key, ext.value_bytes()) {
                 if self.ids.privileged() {
                     return Err(self.err_at(path, e));
                 }
