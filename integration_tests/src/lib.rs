@@ -399,7 +399,10 @@ pub fn cgroup_dirs_named(id: &str) -> Vec<PathBuf> {
     found
 }
 
+/// Never copies onto an existing path: that path may be a hard link to
+/// `from` itself, and the copy would truncate the host's binary.
 fn link_or_copy(from: &Path, to: &Path) {
+    assert!(!to.exists(), "{} exists already", to.display());
     if fs::hard_link(from, to).is_err() {
         fs::copy(from, to).unwrap();
     }

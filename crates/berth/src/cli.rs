@@ -216,21 +216,24 @@ pub struct Update {
     pub cpuset_mems: Option<String>,
     #[arg(long, allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
-    /// runc flags for limits berth does not apply yet (refused)
+    /// Block IO weight (10 to 1000)
     #[arg(long)]
-    pub blkio_weight: Option<String>,
-    #[arg(long)]
+    pub blkio_weight: Option<u16>,
+    /// Kernel memory limit (cgroup v1 only; refused where the kernel ignores it)
+    #[arg(long, allow_hyphen_values = true)]
     pub kernel_memory: Option<String>,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub kernel_memory_tcp: Option<String>,
     #[arg(long)]
-    pub cpu_rt_period: Option<String>,
+    pub cpu_rt_period: Option<u64>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// 1 to make the container's cgroup SCHED_IDLE, 0 to undo
     #[arg(long)]
-    pub cpu_rt_runtime: Option<String>,
+    pub cpu_idle: Option<i64>,
     #[arg(long)]
-    pub cpu_idle: Option<String>,
-    #[arg(long)]
-    pub cpu_burst: Option<String>,
+    pub cpu_burst: Option<u64>,
+    /// Intel RDT (refused: not supported yet)
     #[arg(long)]
     pub l3_cache_schema: Option<String>,
     #[arg(long)]

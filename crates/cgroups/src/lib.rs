@@ -5,9 +5,10 @@
 //! creates those directories, moves a process into them, applies the device
 //! rules of v1 hosts and removes exactly the directories it created.
 //!
-//! Resource limits: devices, and on v1 hierarchies memory, cpu and pids
-//! (see [`Resources`]); the runtime library refuses the rest before
-//! anything is created.
+//! Resource limits: every field of `linux.resources` on v1, hybrid and
+//! pure v2 hosts (see [`Resources`]; device rules in `devices.rs` and
+//! `bpf_devices.rs`), statistics ([`Stats`]) and OOM notices
+//! ([`OomWatch`]).
 
 pub mod bpf_devices;
 mod devices;
@@ -15,6 +16,7 @@ mod error;
 mod freezer;
 mod layout;
 mod manager;
+mod oom;
 mod path;
 mod resources;
 mod stats;
@@ -23,6 +25,7 @@ pub use devices::{DeviceRule, DeviceType};
 pub use error::Error;
 pub use layout::{Hierarchy, Layout, Mode};
 pub use manager::{Cgroup, CgroupRecord, JoinFds};
+pub use oom::OomWatch;
 pub use path::CgroupsPath;
-pub use resources::{BlkioThrottle, Resources};
+pub use resources::{BlkioThrottle, Probe, Resources, WeightDevice, Write};
 pub use stats::Stats;

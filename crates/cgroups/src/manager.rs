@@ -46,9 +46,35 @@ impl Cgroup {
                 let _ = cg.remove();
                 return Err(e);
             }
+            if h.v2 {
+                if let Err(e) = cg.delegate(&leaf) {
+                    let _ = cg.remove();
+                    return Err(e);
+                }
+            }
             cg.record.leaves.push((h.name.clone(), leaf));
         }
         Ok(cg)
+    }
+
+    /// cgroup v2: each directory this runtime created above `leaf` passes
+    /// every controller it has on to its children, as runc does, so the
+    /// leaf gets all that the nearest existing ancestor delegates. The
+    /// leaf keeps its own `subtree_control` empty: it holds processes.
+    fn delegate(&self, leaf: &Path) -> Result<(), Error> {
+        for dir in self
+            .record
+            .created
+            .iter()
+            .filter(|d| leaf.starts_with(d) && *d != leaf)
+        {
+            let have = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+            let value: Vec<String> = have.split_whitespace().map(|c| format!("+{c}")).collect();
+            if !value.is_empty() {
+                write(&dir.join("cgroup.subtree_control"), &value.join(" "))?;
+            }
+        }
+        Ok(())
     }
 
     /// Rebuilds the handle from a record kept in the container's state.

@@ -5,7 +5,6 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use serde::Serialize;
 
 use crate::Error;
 
@@ -298,72 +297,15 @@ fn validate_linux(spec: &Spec) -> Result<(), Error> {
         }
     }
     if let Some(r) = l.resources() {
-        unsupported_resources(r)?;
+        check_resources(r)?;
     }
     Ok(())
 }
 
-/// Only device rules are applied by this version; any other resource
-/// section that carries a value is refused rather than silently ignored.
-pub(crate) fn unsupported_resources(r: &oci_spec::runtime::LinuxResources) -> Result<(), Error> {
-    // Applied on v1 hierarchies (see berth_cgroups::Resources); any other
-    // field of these sections is refused by name.
-    let partly: [(&str, Option<serde_json::Value>, &[&str]); 4] = [
-        (
-            "memory",
-            value(r.memory()),
-            &[
-                "limit",
-                "reservation",
-                "swap",
-                "swappiness",
-                "disableOOMKiller",
-            ],
-        ),
-        (
-            "cpu",
-            value(r.cpu()),
-            &["shares", "quota", "period", "cpus", "mems"],
-        ),
-        ("pids", value(r.pids()), &["limit"]),
-        (
-            "blockIO",
-            value(r.block_io()),
-            &[
-                "throttleReadBpsDevice",
-                "throttleWriteBpsDevice",
-                "throttleReadIOPSDevice",
-                "throttleWriteIOPSDevice",
-            ],
-        ),
-    ];
-    for (name, v, supported) in partly {
-        if let Some(serde_json::Value::Object(m)) = v {
-            if let Some((k, _)) = m
-                .iter()
-                .find(|(k, v)| has_value(v) && !supported.contains(&k.as_str()))
-            {
-                return Err(Error::unsupported(
-                    format!("linux.resources.{name}.{k}"),
-                    "this resource limit",
-                ));
-            }
-        }
-    }
-    let sections: [(&str, Option<serde_json::Value>); 4] = [
-        ("hugepageLimits", value(r.hugepage_limits())),
-        ("network", value(r.network())),
-        ("rdma", value(r.rdma())),
-        ("unified", value(r.unified())),
-    ];
-    for (name, v) in sections {
-        if v.as_ref().is_some_and(has_value) {
-            return Err(Error::unsupported(
-                format!("linux.resources.{name}"),
-                "this resource limit",
-            ));
-        }
-    }
+/// Checks of `linux.resources` that need no host: device access strings.
+/// Every other field is applied by berth_cgroups, which refuses by name
+/// what the host cannot do.
+pub(crate) fn check_resources(r: &oci_spec::runtime::LinuxResources) -> Result<(), Error> {
     for (i, d) in r.devices().iter().flatten().enumerate() {
         let access = d.access().as_deref().unwrap_or("rwm");
         if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
@@ -374,19 +316,6 @@ pub(crate) fn unsupported_resources(r: &oci_spec::runtime::LinuxResources) -> Re
         }
     }
     Ok(())
-}
-
-fn value<T: Serialize>(v: &Option<T>) -> Option<serde_json::Value> {
-    v.as_ref().and_then(|v| serde_json::to_value(v).ok())
-}
-
-fn has_value(v: &serde_json::Value) -> bool {
-    match v {
-        serde_json::Value::Null => false,
-        serde_json::Value::Object(m) => m.values().any(has_value),
-        serde_json::Value::Array(a) => !a.is_empty(),
-        _ => true,
-    }
 }
 
 fn validate_hooks(spec: &Spec) -> Result<(), Error> {
@@ -459,8 +388,11 @@ mod tests {
                 "linux.uidMappings",
             ),
             (
-                |v| v["linux"]["resources"] = serde_json::json!({"memory":{"kernel":1000}}),
-                "linux.resources.memory.kernel",
+                |v| {
+                    v["linux"]["resources"] =
+                        serde_json::json!({"devices":[{"allow":true,"access":"rwx"}]})
+                },
+                "linux.resources.devices[0].access",
             ),
             (
                 |v| v["linux"]["sysctl"] = serde_json::json!({"kernel.panic":"1"}),

@@ -17,6 +17,7 @@ mod hooks;
 pub mod id;
 pub mod lifecycle;
 mod plan;
+mod resources;
 mod rootfs;
 mod spawn;
 pub mod spec_default;

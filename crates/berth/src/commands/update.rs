@@ -8,18 +8,11 @@ use crate::cli::Update;
 /// `update`: runc's flags (memory sizes with units) onto the library.
 pub fn update(root: &Path, u: &Update) -> anyhow::Result<()> {
     let refused = [
-        ("--blkio-weight", u.blkio_weight.is_some()),
-        ("--kernel-memory", u.kernel_memory.is_some()),
-        ("--kernel-memory-tcp", u.kernel_memory_tcp.is_some()),
-        ("--cpu-rt-period", u.cpu_rt_period.is_some()),
-        ("--cpu-rt-runtime", u.cpu_rt_runtime.is_some()),
-        ("--cpu-idle", u.cpu_idle.is_some()),
-        ("--cpu-burst", u.cpu_burst.is_some()),
         ("--l3-cache-schema", u.l3_cache_schema.is_some()),
         ("--mem-bw-schema", u.mem_bw_schema.is_some()),
     ];
     if let Some((flag, _)) = refused.iter().find(|(_, given)| *given) {
-        bail!("update {flag}: this limit is not supported yet");
+        bail!("update {flag}: Intel RDT is not supported yet");
     }
     let bytes = |v: &Option<String>, flag: &str| {
         v.as_deref()
@@ -31,12 +24,19 @@ pub fn update(root: &Path, u: &Update) -> anyhow::Result<()> {
         memory_limit: bytes(&u.memory, "--memory")?,
         memory_reservation: bytes(&u.memory_reservation, "--memory-reservation")?,
         memory_swap: bytes(&u.memory_swap, "--memory-swap")?,
+        memory_kernel: bytes(&u.kernel_memory, "--kernel-memory")?,
+        memory_kernel_tcp: bytes(&u.kernel_memory_tcp, "--kernel-memory-tcp")?,
         cpu_shares: u.cpu_share,
         cpu_quota: u.cpu_quota,
         cpu_period: u.cpu_period,
+        cpu_burst: u.cpu_burst,
+        cpu_rt_period: u.cpu_rt_period,
+        cpu_rt_runtime: u.cpu_rt_runtime,
+        cpu_idle: u.cpu_idle,
         cpus: u.cpuset_cpus.clone(),
         mems: u.cpuset_mems.clone(),
         pids_limit: u.pids_limit,
+        blkio_weight: u.blkio_weight,
         ..Resources::default()
     };
     let resources_file = u.resources.as_ref().map(|p| {

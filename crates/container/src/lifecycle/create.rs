@@ -4,9 +4,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
-use berth_cgroups::{
-    BlkioThrottle, Cgroup, CgroupsPath, DeviceRule, DeviceType, Layout, Mode, Resources,
-};
+use berth_cgroups::{Cgroup, CgroupsPath, DeviceRule, DeviceType, Layout, Mode, Resources};
 use oci_spec::runtime::{LinuxDeviceType, Spec};
 
 use crate::hooks::HookPlan;
@@ -64,12 +62,6 @@ pub(crate) fn create_with_console(
     config::validate(&spec)?;
     let rootfs = rootfs_path(&spec, &bundle)?;
     let layout = Layout::detect()?;
-    if layout.mode == Mode::Unified && resources(&spec) != Resources::default() {
-        return Err(Error::unsupported(
-            "linux.resources",
-            "memory, cpu and pids limits on a pure cgroup v2 host",
-        ));
-    }
     let linux = spec.linux().as_ref();
     let cg_path = CgroupsPath::parse(
         linux
@@ -316,58 +308,17 @@ fn cgroup_leaves(cg: &Cgroup) -> Result<Vec<(std::ffi::CString, std::ffi::CStrin
         .collect()
 }
 
-/// `linux.resources.devices`, followed by one allow rule per
-/// `linux.devices` entry, as runc adds them.
-/// The memory, cpu and pids limits of `linux.resources`.
+/// The limits of `linux.resources` (devices aside).
 fn resources(spec: &Spec) -> Resources {
     spec.linux()
         .as_ref()
         .and_then(|l| l.resources().as_ref())
-        .map(resources_of)
+        .map(crate::resources::of)
         .unwrap_or_default()
 }
 
-/// The memory, cpu and pids limits of a resources object (config.json's,
-/// or `update -r`'s).
-pub(crate) fn resources_of(r: &oci_spec::runtime::LinuxResources) -> Resources {
-    let mem = r.memory().as_ref();
-    let cpu = r.cpu().as_ref();
-    Resources {
-        memory_limit: mem.and_then(|m| m.limit()),
-        memory_reservation: mem.and_then(|m| m.reservation()),
-        memory_swap: mem.and_then(|m| m.swap()),
-        swappiness: mem.and_then(|m| m.swappiness()),
-        disable_oom_killer: mem.and_then(|m| m.disable_oom_killer()),
-        cpu_shares: cpu.and_then(|c| c.shares()),
-        cpu_quota: cpu.and_then(|c| c.quota()),
-        cpu_period: cpu.and_then(|c| c.period()),
-        cpus: cpu.and_then(|c| c.cpus().clone()),
-        mems: cpu.and_then(|c| c.mems().clone()),
-        pids_limit: r.pids().as_ref().map(|p| p.limit()),
-        blkio_throttle: blkio_throttle(r),
-    }
-}
-
-fn blkio_throttle(r: &oci_spec::runtime::LinuxResources) -> Vec<(BlkioThrottle, i64, i64, u64)> {
-    let Some(b) = r.block_io() else {
-        return Vec::new();
-    };
-    let lists = [
-        (BlkioThrottle::ReadBps, b.throttle_read_bps_device()),
-        (BlkioThrottle::WriteBps, b.throttle_write_bps_device()),
-        (BlkioThrottle::ReadIops, b.throttle_read_iops_device()),
-        (BlkioThrottle::WriteIops, b.throttle_write_iops_device()),
-    ];
-    lists
-        .into_iter()
-        .flat_map(|(kind, l)| {
-            l.iter()
-                .flatten()
-                .map(move |d| (kind, d.major(), d.minor(), d.rate()))
-        })
-        .collect()
-}
-
+/// `linux.resources.devices`, followed by one allow rule per
+/// `linux.devices` entry, as runc adds them.
 fn device_rules(spec: &Spec) -> Vec<DeviceRule> {
     let Some(linux) = spec.linux() else {
         return Vec::new();

@@ -3,7 +3,6 @@
 //! JSON object per line, `{"type": "stats"|"oom", "id": ..., "data": ...}`.
 //! The stream ends when the container stops.
 
-use std::os::fd::AsFd;
 use std::path::Path;
 use std::time::Duration;
 
@@ -44,11 +43,11 @@ pub fn events(
     if once {
         return emit(out, stats(&cgroup)?);
     }
-    let oom = cgroup.oom_events()?;
+    let mut oom = cgroup.oom_events()?;
     let ms = interval.as_millis().clamp(1, i32::MAX as u128) as i32;
     loop {
-        let fired = match &oom {
-            Some(fd) => sys::poll_readable(fd.as_fd(), ms)
+        let readable = match &oom {
+            Some(w) => sys::poll_readable(w.fd(), ms)
                 .map_err(Error::io("waiting for OOM events", &path))?,
             None => {
                 std::thread::sleep(interval);
@@ -61,14 +60,10 @@ pub fn events(
         ) {
             return Ok(());
         }
-        if fired {
-            if let Some(fd) = &oom {
-                // Consume the count so the next poll waits again.
-                let _ = nix::unistd::read(fd.as_fd(), &mut [0u8; 8]);
-            }
-            emit(out, json!({"type": "oom", "id": id}))?;
-        } else {
+        if !readable {
             emit(out, stats(&cgroup)?)?;
+        } else if oom.as_mut().is_some_and(|w| w.fired()) {
+            emit(out, json!({"type": "oom", "id": id}))?;
         }
     }
 }

@@ -1,10 +1,10 @@
-//! Resource usage of a container's cgroups (v1 and hybrid hosts), in the
-//! JSON shape `runc events` prints, and its memory OOM notifications.
+//! Resource usage of a container's cgroups, in the JSON shape `runc
+//! events` prints: v1 and hybrid hosts here, pure v2 in `v2.rs`.
+
+mod v2;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use serde::Serialize;
@@ -95,7 +95,7 @@ pub struct Hugetlb {
 /// Nanoseconds per USER_HZ tick of cpuacct.stat.
 const NS_PER_TICK: u64 = 10_000_000;
 
-fn num(dir: &Path, file: &str) -> u64 {
+pub(crate) fn num(dir: &Path, file: &str) -> u64 {
     let text = fs::read_to_string(dir.join(file)).unwrap_or_default();
     let t = text.trim();
     if t == "max" {
@@ -105,7 +105,7 @@ fn num(dir: &Path, file: &str) -> u64 {
 }
 
 /// `key value` lines.
-fn pairs(dir: &Path, file: &str) -> BTreeMap<String, u64> {
+pub(crate) fn pairs(dir: &Path, file: &str) -> BTreeMap<String, u64> {
     fs::read_to_string(dir.join(file))
         .unwrap_or_default()
         .lines()
@@ -148,9 +148,8 @@ impl Cgroup {
     /// Usage and limits as the kernel reports them now.
     pub fn stats(&self) -> Result<Stats, Error> {
         if self.record().v2 {
-            return Err(Error::Unsupported(
-                "statistics on a pure cgroup v2 host".into(),
-            ));
+            let leaf = self.record().leaves.first().map(|(_, d)| d.clone());
+            return Ok(leaf.map(|d| v2::stats(&d)).unwrap_or_default());
         }
         let mut s = Stats::default();
         if let Some(d) = self.v1_dir("cpuacct") {
@@ -211,32 +210,6 @@ impl Cgroup {
             }
         }
         Ok(s)
-    }
-
-    /// An eventfd that becomes readable each time the memory controller
-    /// kills a process of the container for lack of memory (v1:
-    /// memory.oom_control through cgroup.event_control). None without a
-    /// v1 memory hierarchy.
-    pub fn oom_events(&self) -> Result<Option<OwnedFd>, Error> {
-        let Some(dir) = self.v1_dir("memory").filter(|_| !self.record().v2) else {
-            return Ok(None);
-        };
-        let io = |e: io::Error| Error::Io {
-            what: "registering for OOM events",
-            path: dir.clone(),
-            source: e,
-        };
-        // SAFETY: plain integer arguments.
-        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
-        if efd < 0 {
-            return Err(io(io::Error::last_os_error()));
-        }
-        // SAFETY: eventfd just returned this descriptor; nothing else owns it.
-        let efd = unsafe { OwnedFd::from_raw_fd(efd) };
-        let control = fs::File::open(dir.join("memory.oom_control")).map_err(io)?;
-        let line = format!("{} {}", efd.as_raw_fd(), control.as_raw_fd());
-        fs::write(dir.join("cgroup.event_control"), line).map_err(io)?;
-        Ok(Some(efd))
     }
 }
 
