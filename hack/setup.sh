@@ -8,4 +8,8 @@ apt-get update -qq
 # libc6-dev: glibc's static libraries for the static checker binary.
 # umoci, skopeo: real peers that build OCI layouts and archives for the
 # berth-image tests.
+# qemu-system-x86 (with qemu-system-data's qboot), cpio, xz-utils: the
+# pure cgroup v2 test VM (hack/vm-test.sh downloads its kernel package).
 apt-get install -y -qq busybox-static libc6-dev umoci skopeo >/dev/null
+apt-get install -y -qq --no-install-recommends qemu-system-x86 qemu-system-data \
+    cpio xz-utils >/dev/null

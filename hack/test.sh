@@ -12,3 +12,5 @@ export BERTH_BIN="$out/berth"
 export BERTH_CHECKER="$out/berth-checker"
 # A hung test fails the run after 20 minutes instead of stalling CI.
 timeout --kill-after=30 1200 cargo test --workspace
+# The pure cgroup v2 tier, in a QEMU VM (one boot).
+bash hack/test-v2.sh

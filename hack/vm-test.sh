@@ -44,8 +44,8 @@ if [ ! -f "$kdir/vmlinux" ]; then
 fi
 modroot="$(ls -d "$kdir"/x/lib/modules/*)"
 
-# The initramfs: busybox, the modules for 9p over virtio and overlayfs
-# (in dependency order), and /init.
+# The initramfs: busybox, the modules for 9p over virtio, overlayfs and
+# loop devices (in dependency order), and /init.
 initrd="$cache/initrd-$kpkg.cpio"
 if [ ! -f "$initrd" ] || [ "$0" -nt "$initrd" ]; then
     st="$cache/initrd.d"
@@ -55,7 +55,8 @@ if [ ! -f "$initrd" ] || [ "$0" -nt "$initrd" ]; then
     i=0
     for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_modern_dev \
         drivers/virtio/virtio_pci_legacy_dev drivers/virtio/virtio_pci net/9p/9pnet \
-        net/9p/9pnet_virtio fs/netfs/netfs fs/fscache/fscache fs/9p/9p fs/overlayfs/overlay; do
+        net/9p/9pnet_virtio fs/netfs/netfs fs/fscache/fscache fs/9p/9p fs/overlayfs/overlay \
+        drivers/block/loop; do
         i=$((i + 1))
         cp "$modroot/kernel/$m.ko" "$st/mods/$(printf %02d $i)-$(basename "$m").ko"
     done
@@ -77,7 +78,9 @@ if [ "$1" != stage2 ]; then
     mount --move /sys /newroot/sys
     exec switch_root /newroot /init stage2
 fi
-mkdir -p /dev/pts /dev/shm /dev/mqueue
+mkdir -p /dev/pts /dev/shm /dev/mqueue /etc
+echo root:x:0:0:root:/root:/bin/sh >/etc/passwd
+echo root:x:0: >/etc/group
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 mount -t tmpfs shm /dev/shm
 mount -t mqueue mqueue /dev/mqueue

@@ -120,7 +120,7 @@ fn fields_this_host_cannot_apply_are_refused_by_name() {
         (
             "unified",
             json!({"memory.high": "1000000"}),
-            "linux.resources: unified",
+            "linux.resources.unified",
         ),
         // No net_cls/net_prio hierarchy is mounted here.
         ("network", json!({"classID": 1048577}), "network.classID"),

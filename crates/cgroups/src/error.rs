@@ -29,9 +29,10 @@ pub enum Error {
     /// Removing a cgroup directory failed.
     #[error("removing cgroup {path}: {source}")]
     Remove { path: PathBuf, source: io::Error },
-    /// A resource limit cannot be applied as given.
-    #[error("linux.resources: {0}")]
-    Resources(String),
+    /// A resource limit cannot be applied as given (`field` is the path
+    /// under `linux.resources`).
+    #[error("config field linux.resources.{field}: {reason}")]
+    Resources { field: String, reason: String },
     /// A device rule cannot be expressed on this host.
     #[error("linux.resources.devices: {0}")]
     Devices(String),

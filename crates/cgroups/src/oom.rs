@@ -104,7 +104,11 @@ fn v2_watch(dir: &Path) -> Result<Option<OomWatch>, Error> {
     // SAFETY: inotify_init1 just returned this descriptor to us.
     let fd = unsafe { OwnedFd::from_raw_fd(ifd) };
     let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(events.as_os_str()))
-        .map_err(|_| Error::Resources("cgroup path with a NUL byte".into()))?;
+        .map_err(|e| Error::Io {
+            what,
+            path: events.clone(),
+            source: e.into(),
+        })?;
     // SAFETY: `c` is a NUL-terminated path that outlives the call.
     let wd = unsafe { libc::inotify_add_watch(ifd, c.as_ptr(), libc::IN_MODIFY) };
     check(wd, what, &events)?;

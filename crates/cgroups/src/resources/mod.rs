@@ -143,7 +143,10 @@ pub trait Probe {
 
 /// A field the host cannot apply: `linux.resources.<field>: <why>`.
 fn refuse(field: &str, why: &str) -> Error {
-    Error::Resources(format!("{field}: {why}"))
+    Error::Resources {
+        field: field.into(),
+        reason: why.into(),
+    }
 }
 
 impl Resources {
@@ -277,7 +280,7 @@ impl Cgroup {
             .leaves
             .first()
             .map(|(_, d)| d.clone())
-            .ok_or_else(|| Error::Resources("no cgroup2 directory".into()))
+            .ok_or(Error::NoHierarchy)
     }
 
     /// Where a write goes: the v2 leaf, or the v1 hierarchy holding the

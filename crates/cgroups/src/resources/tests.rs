@@ -139,7 +139,7 @@ fn v1_blkio_bfq_hugetlb_rdma_and_refusals() {
         .v1_writes(&Files::default())
         .unwrap_err()
         .to_string();
-    assert!(e.contains("linux.resources: unified"), "{e}");
+    assert!(e.contains("linux.resources.unified"), "{e}");
 }
 
 #[test]
