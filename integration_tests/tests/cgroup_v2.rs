@@ -227,10 +227,12 @@ fn events_report_v2_stats_and_oom_kills() {
     let mut b = env.bundle("b");
     b.config["linux"]["resources"]["memory"] = json!({"limit": 16 << 20, "swap": 16 << 20});
     b.config["linux"]["resources"]["pids"] = json!({"limit": 30});
+    // The OOM comes when the test says so: the VM's speed varies.
+    b.config["root"]["readonly"] = false.into();
     b.args(&[
         "/bin/sh",
         "-c",
-        "sleep 2; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 1",
+        "until [ -e /tmp/go ]; do sleep 0.1; done; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 1",
     ]);
     let id = env.id("c");
     env.run_detached(&b, &id);
@@ -242,7 +244,12 @@ fn events_report_v2_stats_and_oom_kills() {
     assert_eq!(v["data"]["pids"]["limit"], 30);
     assert!(v["data"]["pids"]["current"].as_u64().unwrap() >= 1);
     assert!(v["data"]["cpu"]["usage"]["total"].as_u64().unwrap() > 0);
-    let out = env.berth(&["events", "--interval", "300ms", &id]);
+    let out = std::thread::scope(|s| {
+        let stream = s.spawn(|| env.berth(&["events", "--interval", "300ms", &id]));
+        std::thread::sleep(std::time::Duration::from_millis(1000));
+        fs::write(b.rootfs().join("tmp/go"), "").unwrap();
+        stream.join().unwrap()
+    });
     assert!(out.status.success(), "{}", text(&out));
     let kinds: Vec<String> = lines(&out)
         .iter()
