@@ -289,6 +289,10 @@ fn events_print_stats_and_oom_kills_until_the_container_stops() {
     assert_eq!(v["data"]["pids"]["limit"], 30);
     assert!(v["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0);
     assert!(v["data"]["cpu"]["usage"]["total"].as_u64().unwrap() > 0);
+    // The container's own network namespace: its loopback only.
+    let ifaces = v["data"]["network_interfaces"].as_array().unwrap();
+    assert_eq!(ifaces.len(), 1, "{ifaces:?}");
+    assert_eq!(ifaces[0]["name"], "lo");
     // Streaming: stats every 200 ms, the OOM kill of dd, then the end.
     let out = env.berth(&["events", "--interval", "200ms", &id]);
     assert!(out.status.success(), "{}", text(&out));

@@ -1,7 +1,8 @@
 //! `events`: the container's resource statistics, once (`--stats`) or
 //! every interval, and the OOM kills in between, as runc prints them: one
 //! JSON object per line, `{"type": "stats"|"oom", "id": ..., "data": ...}`.
-//! The stream ends when the container stops.
+//! The stream ends when the container stops. Statistics are the
+//! cgroup's, plus the interfaces of the container's network namespace.
 
 use std::path::Path;
 use std::time::Duration;
@@ -37,7 +38,11 @@ pub fn events(
         out(&v).map_err(Error::io("writing events", "stdout"))
     };
     let stats = |cgroup: &Cgroup| -> Result<Value, Error> {
-        let data = serde_json::to_value(cgroup.stats()?).unwrap_or_default();
+        let mut data = serde_json::to_value(cgroup.stats()?).unwrap_or_default();
+        let ifaces = super::netdev::interfaces(st.pid);
+        if !ifaces.is_empty() {
+            data["network_interfaces"] = serde_json::to_value(ifaces).unwrap_or_default();
+        }
         Ok(json!({"type": "stats", "id": id, "data": data}))
     };
     if once {

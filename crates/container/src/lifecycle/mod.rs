@@ -5,6 +5,7 @@ pub mod delete;
 pub mod events;
 pub mod exec;
 pub mod kill;
+mod netdev;
 mod notify;
 pub mod pause;
 pub mod query;
