@@ -1,8 +1,8 @@
 #!/bin/sh
-# The pure cgroup v2 tier: runs the integration tests that matter for
-# cgroups (tests/cgroup_v2.rs, whose tests are ignored on other hosts, and
-# the lifecycle and pause tests) inside the QEMU VM of hack/vm-test.sh, in
-# one boot. Called by hack/test.sh after the host tiers; on its own:
+# The pure cgroup v2 tier: runs tests/cgroup_v2.rs (its tests are ignored
+# on other hosts) and the host-independent integration tests (lifecycle,
+# pause, exec, namespaces, seccomp) inside the QEMU VM of hack/vm-test.sh,
+# in one boot. Called by hack/test.sh after the host tiers; on its own:
 # `hack/test-v2.sh` (root, after hack/setup.sh).
 #
 # The same file is the script the VM runs: there BERTH_VM_TESTS names the
@@ -16,7 +16,7 @@ if [ "${1:-}" != inside ]; then
     # Test executables, built as for the host run (static binaries: they
     # run in the VM as they are).
     cargo test --no-run --message-format=json -p berth-integration-tests \
-        --test cgroup_v2 --test lifecycle --test pause 2>/dev/null |
+        --test cgroup_v2 --test lifecycle --test pause --test exec --test namespaces --test seccomp 2>/dev/null |
         grep -o '"executable":"[^"]*"' | cut -d'"' -f4 >"$list"
     [ -s "$list" ] || { echo "$0: no test executables" >&2; exit 1; }
     # The VM runs this script again, as `sh hack/test-v2.sh inside`.

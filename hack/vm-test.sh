@@ -81,6 +81,8 @@ fi
 mkdir -p /dev/pts /dev/shm /dev/mqueue /etc
 echo root:x:0:0:root:/root:/bin/sh >/etc/passwd
 echo root:x:0: >/etc/group
+echo berth-vm >/etc/hostname
+hostname berth-vm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 mount -t tmpfs shm /dev/shm
 mount -t mqueue mqueue /dev/mqueue
