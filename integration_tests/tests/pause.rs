@@ -108,8 +108,10 @@ fn paused_container_can_be_killed_and_force_deleted() {
     let t = Instant::now();
     let out = env.berth(&["delete", "--force", &id]);
     assert!(out.status.success(), "{}", text(&out));
+    // Guards against a hang on frozen processes, not a speed figure: the
+    // same test runs in the emulated VM, five times slower than here.
     assert!(
-        t.elapsed() < Duration::from_secs(3),
+        t.elapsed() < Duration::from_secs(20),
         "delete waited on frozen processes"
     );
     env.assert_gone(&id);
