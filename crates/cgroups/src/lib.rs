@@ -19,7 +19,7 @@ mod manager;
 mod oom;
 mod path;
 mod resources;
-mod stats;
+pub mod stats;
 
 pub use devices::{DeviceRule, DeviceType};
 pub use error::Error;

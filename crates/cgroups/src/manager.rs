@@ -77,6 +77,34 @@ impl Cgroup {
         Ok(())
     }
 
+    /// The cgroups process `pid` is in, as seen from the caller's mounts
+    /// (for a container another runtime created; nothing is recorded as
+    /// created, so `remove` leaves it alone).
+    pub fn of_process(pid: i32) -> Result<Self, Error> {
+        let read = |p: String| {
+            fs::read_to_string(&p).map_err(|source| Error::Read {
+                path: p.into(),
+                source,
+            })
+        };
+        let layout = Layout::parse(
+            &read("/proc/self/mountinfo".into())?,
+            &read(format!("/proc/{pid}/cgroup"))?,
+        )?;
+        let leaves = layout
+            .hierarchies
+            .iter()
+            .map(|h| (h.name.clone(), h.dir(&h.caller)))
+            .collect();
+        Ok(Cgroup {
+            record: CgroupRecord {
+                leaves,
+                created: Vec::new(),
+                v2: layout.mode == Mode::Unified,
+            },
+        })
+    }
+
     /// Rebuilds the handle from a record kept in the container's state.
     pub fn from_record(record: CgroupRecord) -> Self {
         Self { record }

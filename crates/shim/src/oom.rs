@@ -1,0 +1,44 @@
+//! TaskOOM events: a thread watches the container's memory cgroup (v1
+//! eventfd or v2 memory.events, through `berth_cgroups`) from start until
+//! the init process exits.
+
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+
+use containerd_shim::protos::events::task::TaskOOM;
+use containerd_shim::protos::topics;
+
+use crate::task::Inner;
+
+pub fn watch(inner: Arc<Inner>, id: String, pid: i32) {
+    let Ok(cg) = berth_cgroups::Cgroup::of_process(pid) else {
+        return;
+    };
+    let Ok(Some(mut w)) = cg.oom_events() else {
+        return;
+    };
+    let _ = std::thread::Builder::new()
+        .name("oom".into())
+        .spawn(move || loop {
+            let mut pfd = libc::pollfd {
+                fd: w.fd().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd that outlives the call.
+            let n = unsafe { libc::poll(&mut pfd, 1, 1000) };
+            if n > 0 && w.fired() {
+                let e = TaskOOM {
+                    container_id: id.clone(),
+                    ..Default::default()
+                };
+                inner.publish_event(topics::TASK_OOM_EVENT_TOPIC, Box::new(e));
+            }
+            // The init process is gone once its pid no longer answers.
+            if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()
+                || inner.init_exited()
+            {
+                return;
+            }
+        });
+}
