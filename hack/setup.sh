@@ -10,6 +10,7 @@ apt-get update -qq
 # berth-image tests.
 # qemu-system-x86 (with qemu-system-data's qboot), cpio, xz-utils: the
 # pure cgroup v2 test VM (hack/vm-test.sh downloads its kernel package).
-apt-get install -y -qq busybox-static libc6-dev umoci skopeo >/dev/null
+# containerd (with ctr): the engine tier of containerd-shim-berth-v2.
+apt-get install -y -qq busybox-static libc6-dev umoci skopeo containerd >/dev/null
 apt-get install -y -qq --no-install-recommends qemu-system-x86 qemu-system-data \
     cpio xz-utils >/dev/null

@@ -18,6 +18,8 @@ use crate::task::Service;
 pub struct BerthShim {
     namespace: String,
     id: String,
+    /// containerd's socket, from which the shim's own socket is derived.
+    address: String,
     bundle: PathBuf,
     exit: Arc<ExitSignal>,
     reaper: Arc<Reaper>,
@@ -45,6 +47,7 @@ impl Shim for BerthShim {
         BerthShim {
             namespace: args.namespace.clone(),
             id: args.id.clone(),
+            address: args.address.clone(),
             bundle,
             exit: Arc::new(ExitSignal::default()),
             reaper,
@@ -68,6 +71,9 @@ impl Shim for BerthShim {
             log::warn!("deleting {} after the shim exited: {e}", self.id);
         }
         crate::options::unmount_rootfs(&self.bundle);
+        // A shim that was killed left its socket behind.
+        let socket = containerd_shim::socket_address(&self.address, &self.namespace, &self.id);
+        let _ = std::fs::remove_file(socket.trim_start_matches("unix://"));
         Ok(api::DeleteResponse {
             pid: 0,
             exit_status: 128 + libc::SIGKILL as u32,

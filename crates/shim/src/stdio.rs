@@ -197,7 +197,7 @@ pub fn open(p: &StdioPaths, id: &str, namespace: &str) -> Result<(ProcIo, IoStat
     Ok((io, state))
 }
 
-/// A console socket for `--console-socket` in a fresh private directory.
+/// A console socket for `--console-socket`.
 pub struct ConsoleSocket {
     dir: PathBuf,
     pub path: PathBuf,
@@ -205,10 +205,16 @@ pub struct ConsoleSocket {
 }
 
 impl ConsoleSocket {
-    pub fn new(bundle: &Path, name: &str) -> Result<Self, Error> {
-        let dir = bundle.join(format!("console-{name}"));
+    /// In a private directory under the temporary directory: bundle paths
+    /// can exceed a socket address's 108 bytes.
+    pub fn new() -> Result<Self, Error> {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("berth-shim-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir(&dir).map_err(Error::io(format!("creating {}", dir.display())))?;
+        std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(&dir)
+            .map_err(Error::io(format!("creating {}", dir.display())))?;
         let path = dir.join("s");
         let listener =
             UnixListener::bind(&path).map_err(Error::io(format!("binding {}", path.display())))?;

@@ -178,14 +178,9 @@ impl Service {
             terminal: req.terminal,
         };
         let mut init = Process::new(paths.clone());
-        let created = start_process(
-            &self.inner.namespace,
-            &req.id,
-            &bundle,
-            "init",
-            &paths,
-            |io, console| runtime.create(&req.id, &bundle, console, io),
-        );
+        let created = start_process(&self.inner.namespace, &req.id, &paths, |io, console| {
+            runtime.create(&req.id, &bundle, console, io)
+        });
         let (pid, io) = match created {
             Ok(v) => v,
             Err(e) => {
@@ -260,14 +255,9 @@ impl Service {
         std::fs::write(&spec_file, &p.spec)
             .map_err(Error::io(format!("writing {}", spec_file.display())))?;
         let pid_file = bundle.join(format!("exec-{exec_id}.pid"));
-        let started = start_process(
-            &self.inner.namespace,
-            &id,
-            &bundle,
-            exec_id,
-            &p.stdio,
-            |io, console| runtime.exec(&id, &spec_file, &pid_file, console, io),
-        );
+        let started = start_process(&self.inner.namespace, &id, &p.stdio, |io, console| {
+            runtime.exec(&id, &spec_file, &pid_file, console, io)
+        });
         let _ = std::fs::remove_file(&spec_file);
         let _ = std::fs::remove_file(&pid_file);
         let (pid, io) = started?;
@@ -414,13 +404,11 @@ impl Service {
 fn start_process(
     namespace: &str,
     id: &str,
-    bundle: &Path,
-    name: &str,
     paths: &StdioPaths,
     run: impl FnOnce(crate::runtime::ProcIo, Option<&Path>) -> Result<i32, Error>,
 ) -> Result<(i32, stdio::IoState), Error> {
     if paths.terminal {
-        let socket = ConsoleSocket::new(bundle, name)?;
+        let socket = ConsoleSocket::new()?;
         let pid = run(Default::default(), Some(&socket.path))?;
         let io = socket.finish(paths)?;
         return Ok((pid, io));

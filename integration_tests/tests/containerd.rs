@@ -1,0 +1,461 @@
+//! The engine tier: containerd (from Debian) runs containers through
+//! `containerd-shim-berth-v2` (`ctr --runtime io.containerd.berth.v2`).
+//! Each test starts a private containerd (own root, state and sockets,
+//! the CRI plugin disabled, its own namespace), imports a busybox image
+//! built here with umoci and skopeo, and removes everything at the end.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step is a failed test"
+)]
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use berth_integration_tests::{berth_bin, text, Env};
+
+const IMAGE: &str = "docker.io/berth/busybox:latest";
+const RUNTIME: &str = "io.containerd.berth.v2";
+
+/// A private containerd.
+struct Ctd {
+    dir: PathBuf,
+    ns: String,
+    daemon: Child,
+}
+
+fn sh(dir: &Path, script: &str) {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{script}: {}", text(&out));
+}
+
+impl Ctd {
+    fn start(env: &Env, name: &str) -> Ctd {
+        let dir = env.dir.join("ctd");
+        fs::create_dir_all(&dir).unwrap();
+        let d = dir.display();
+        fs::write(
+            dir.join("config.toml"),
+            format!(
+                "version = 2\nroot = \"{d}/root\"\nstate = \"{d}/state\"\n\
+                 disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+                 [grpc]\n  address = \"{d}/c.sock\"\n[ttrpc]\n  address = \"{d}/c.sock.ttrpc\"\n"
+            ),
+        )
+        .unwrap();
+        // containerd finds containerd-shim-berth-v2 on its PATH; the shim
+        // finds berth next to itself.
+        let bins = berth_bin().parent().unwrap().to_path_buf();
+        let path = format!(
+            "{}:{}",
+            bins.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let daemon = Command::new("containerd")
+            .arg("--config")
+            .arg(dir.join("config.toml"))
+            .env("PATH", path)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(dir.join("containerd.log")).unwrap())
+            .stderr(fs::File::create(dir.join("containerd.err")).unwrap())
+            .spawn()
+            .unwrap();
+        let ctd = Ctd {
+            dir,
+            ns: format!("berth-test-{name}-{}", std::process::id()),
+            daemon,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !ctd.ctr(&["version"]).status.success() {
+            assert!(Instant::now() < deadline, "containerd did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ctd.import_image();
+        ctd
+    }
+
+    /// busybox as an image: umoci builds the layout, skopeo the archive.
+    fn import_image(&self) {
+        let b = self.dir.join("build");
+        fs::create_dir_all(&b).unwrap();
+        sh(&b, "umoci init --layout img && umoci new --image img:t && umoci unpack --image img:t u >/dev/null");
+        let bin = b.join("u/rootfs/bin");
+        fs::create_dir_all(&bin).unwrap();
+        fs::create_dir_all(b.join("u/rootfs/tmp")).unwrap();
+        fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
+        for a in [
+            "sh", "echo", "cat", "sleep", "true", "env", "id", "ls", "tty", "touch", "dd", "head",
+        ] {
+            std::os::unix::fs::symlink("busybox", bin.join(a)).unwrap();
+        }
+        sh(
+            &b,
+            "umoci repack --image img:t u && umoci config --image img:t --config.cmd /bin/sh",
+        );
+        sh(
+            &b,
+            &format!(
+                "skopeo copy -q oci:img:t docker-archive:img.tar:{}",
+                IMAGE.trim_start_matches("docker.io/")
+            ),
+        );
+        let out = self.ctr(&["images", "import", b.join("img.tar").to_str().unwrap()]);
+        assert!(out.status.success(), "import: {}", text(&out));
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("timeout");
+        c.args(["--kill-after=5", "60", "ctr", "-a"])
+            .arg(self.dir.join("c.sock"))
+            .args(["-n", &self.ns])
+            .args(args);
+        c
+    }
+
+    fn ctr(&self, args: &[&str]) -> Output {
+        self.command(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// `ctr run --rm` through the berth shim.
+    fn run(&self, id: &str, extra: &[&str], cmd: &[&str]) -> Output {
+        let mut args = vec!["run", "--rm", "--runtime", RUNTIME];
+        args.extend(extra);
+        args.extend([IMAGE, id]);
+        args.extend(cmd);
+        self.ctr(&args)
+    }
+
+    fn task_pid(&self, id: &str) -> i32 {
+        let out = self.ctr(&["task", "ls"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.first() == Some(&id)).then(|| f[1].parse().unwrap())
+            })
+            .unwrap_or(0)
+    }
+
+    fn status(&self, id: &str) -> String {
+        let out = self.ctr(&["task", "ls"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.first() == Some(&id)).then(|| f[2].to_string())
+            })
+            .unwrap_or_default()
+    }
+
+    fn shim_pid(&self, id: &str) -> Option<i32> {
+        let want = format!("-id {id} -address {}", self.dir.join("c.sock").display());
+        fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let cmd = fs::read(e.path().join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            (cmd.contains("containerd-shim-berth-v2") && cmd.contains(&want)).then_some(pid)
+        })
+    }
+
+    fn remove(&self, id: &str) {
+        let _ = self.ctr(&["task", "kill", "-s", "KILL", id]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.status(id) == "RUNNING" && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.ctr(&["task", "rm", "-f", id]);
+        let _ = self.ctr(&["containers", "rm", id]);
+    }
+}
+
+impl Drop for Ctd {
+    fn drop(&mut self) {
+        let out = self.ctr(&["containers", "ls", "-q"]);
+        for id in String::from_utf8_lossy(&out.stdout).lines() {
+            self.remove(id.trim());
+        }
+        let _ = self.ctr(&["images", "rm", IMAGE]);
+        let _ = self.ctr(&["namespaces", "rm", &self.ns]);
+        // SAFETY: kill(2) on the containerd this test started.
+        unsafe { libc::kill(self.daemon.id() as i32, libc::SIGTERM) };
+        let _ = self.daemon.wait();
+        let dir = self.dir.to_string_lossy().into_owned();
+        let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        let mut ours: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .filter(|m| m.starts_with(&dir))
+            .collect();
+        ours.reverse();
+        for m in ours {
+            let c = std::ffi::CString::new(m).unwrap();
+            // SAFETY: NUL-terminated path of a mount under this test's dir.
+            unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        }
+        let _ = fs::remove_dir_all(Path::new("/run/containerd/berth").join(&self.ns));
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn run_echo_exit_codes_env_and_read_only_rootfs() {
+    let env = Env::new("ctd-run");
+    let ctd = Ctd::start(&env, "run");
+    let out = ctd.run("echo", &[], &["/bin/echo", "hello from berth"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stdout(&out), "hello from berth\n");
+    let out = ctd.run("exit", &[], &["/bin/sh", "-c", "exit 7"]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    let out = ctd.run(
+        "env",
+        &["--env", "FOO=bar"],
+        &["/bin/sh", "-c", "echo $FOO; id -u"],
+    );
+    assert_eq!(stdout(&out), "bar\n0\n", "{}", text(&out));
+    let out = ctd.run(
+        "ro",
+        &["--read-only"],
+        &["/bin/sh", "-c", "touch /x 2>&1; echo done"],
+    );
+    assert!(
+        stdout(&out).contains("Read-only file system"),
+        "{}",
+        text(&out)
+    );
+    // The runtime's own message reaches the user.
+    let out = ctd.run("missing", &[], &["/no/such/program"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("/no/such/program"), "{}", text(&out));
+    assert!(ctd.ctr(&["containers", "ls", "-q"]).stdout.is_empty());
+}
+
+#[test]
+fn stdin_and_terminal() {
+    let env = Env::new("ctd-io");
+    let ctd = Ctd::start(&env, "io");
+    let mut child = ctd
+        .command(&[
+            "run",
+            "--rm",
+            "--runtime",
+            RUNTIME,
+            IMAGE,
+            "cat",
+            "/bin/cat",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // ctr can lose input written before its task starts (a client race).
+    std::thread::sleep(Duration::from_millis(500));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"line one\nline two\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stdout(&out), "line one\nline two\n");
+    // A terminal: ctr needs one itself, so it runs under script(1).
+    let ctr = format!(
+        "timeout 60 ctr -a {} -n {} run --rm -t --runtime {RUNTIME} {IMAGE} tty /bin/tty",
+        ctd.dir.join("c.sock").display(),
+        ctd.ns
+    );
+    let out = Command::new("script")
+        .args(["-qec", &ctr, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(stdout(&out).contains("/dev/pts/"), "{}", text(&out));
+}
+
+#[test]
+fn detached_exec_pause_metrics_ps_and_kill() {
+    let env = Env::new("ctd-detach");
+    let ctd = Ctd::start(&env, "detach");
+    let out = ctd.ctr(&[
+        "run",
+        "-d",
+        "--runtime",
+        RUNTIME,
+        "--memory-limit",
+        "67108864",
+        IMAGE,
+        "d",
+        "/bin/sleep",
+        "1000",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(ctd.status("d"), "RUNNING");
+    let out = ctd.ctr(&[
+        "task",
+        "exec",
+        "--exec-id",
+        "e1",
+        "d",
+        "/bin/sh",
+        "-c",
+        "echo in-exec; exit 5",
+    ]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert_eq!(stdout(&out), "in-exec\n");
+    // Metrics come from the container's cgroups: the memory limit is there.
+    let out = ctd.ctr(&["task", "metrics", "d"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let m = stdout(&out);
+    let limit = m.lines().find(|l| l.starts_with("memory.limit_in_bytes"));
+    assert!(limit.is_some_and(|l| l.contains("67108864")), "{m}");
+    assert!(m.contains("pids.current"), "{m}");
+    let out = ctd.ctr(&["task", "ps", "d"]);
+    let pid = ctd.task_pid("d");
+    assert!(stdout(&out).contains(&pid.to_string()), "{}", text(&out));
+    assert!(ctd.ctr(&["task", "pause", "d"]).status.success());
+    assert_eq!(ctd.status("d"), "PAUSED");
+    assert_eq!(freezer_state(pid), "FROZEN");
+    assert!(ctd.ctr(&["task", "resume", "d"]).status.success());
+    assert_eq!(ctd.status("d"), "RUNNING");
+    // sleep as pid 1 ignores SIGTERM: stop it with KILL.
+    assert!(ctd
+        .ctr(&["task", "kill", "-s", "KILL", "d"])
+        .status
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ctd.status("d") != "STOPPED" {
+        assert!(Instant::now() < deadline, "task did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(ctd.ctr(&["task", "rm", "d"]).status.success());
+    assert!(ctd.ctr(&["containers", "rm", "d"]).status.success());
+    assert!(!Path::new("/run/containerd/berth")
+        .join(&ctd.ns)
+        .join("d")
+        .exists());
+}
+
+/// The v1 freezer state of a process's cgroup (this host is hybrid).
+fn freezer_state(pid: i32) -> String {
+    let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let path = cg
+        .lines()
+        .find_map(|l| l.split_once(":freezer:").map(|(_, p)| p.to_string()))
+        .unwrap();
+    fs::read_to_string(format!("/sys/fs/cgroup/freezer{path}/freezer.state"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_killed_shim_is_cleaned_up_by_delete() {
+    let env = Env::new("ctd-shimkill");
+    let ctd = Ctd::start(&env, "shimkill");
+    let out = ctd.ctr(&[
+        "run",
+        "-d",
+        "--runtime",
+        RUNTIME,
+        IMAGE,
+        "k",
+        "/bin/sleep",
+        "1000",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let init = ctd.task_pid("k");
+    let shim = ctd.shim_pid("k").expect("the shim of k");
+    // SAFETY: kill(2) on the shim this test's containerd started.
+    assert_eq!(unsafe { libc::kill(shim, libc::SIGKILL) }, 0);
+    // containerd runs `containerd-shim-berth-v2 delete`, which deletes the
+    // container through berth: its process is killed, its state and mounts go.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Path::new("/run/containerd/berth")
+        .join(&ctd.ns)
+        .join("k")
+        .exists()
+    {
+        assert!(Instant::now() < deadline, "berth state of k left behind");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let alive = |pid: i32| {
+        fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+            !s.lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'))
+        })
+    };
+    while alive(init) {
+        assert!(
+            Instant::now() < deadline,
+            "the container's process survived"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    berth_integration_tests::reap(init);
+    let rootfs = ctd
+        .dir
+        .join("state/io.containerd.runtime.v2.task")
+        .join(&ctd.ns)
+        .join("k/rootfs");
+    assert!(!fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .contains(rootfs.to_str().unwrap()));
+    let _ = ctd.ctr(&["containers", "rm", "k"]);
+}
+
+#[test]
+fn many_execs_leak_neither_descriptors_nor_zombies() {
+    let env = Env::new("ctd-leak");
+    let ctd = Ctd::start(&env, "leak");
+    let out = ctd.ctr(&[
+        "run",
+        "-d",
+        "--runtime",
+        RUNTIME,
+        IMAGE,
+        "l",
+        "/bin/sleep",
+        "1000",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let shim = ctd.shim_pid("l").unwrap();
+    let fds = || fs::read_dir(format!("/proc/{shim}/fd")).unwrap().count();
+    let children = || {
+        fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                fs::read_to_string(e.path().join("stat")).is_ok_and(|s| {
+                    s.rsplit_once(") ").and_then(|(_, r)| r.split(' ').nth(1))
+                        == Some(&shim.to_string())
+                })
+            })
+            .count()
+    };
+    let exec = |i: usize| {
+        let id = format!("x{i}");
+        let out = ctd.ctr(&["task", "exec", "--exec-id", &id, "l", "/bin/true"]);
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    for i in 0..5 {
+        exec(i);
+    }
+    let (fd0, kids0) = (fds(), children());
+    for i in 5..105 {
+        exec(i);
+    }
+    assert!(fds() <= fd0, "descriptors grew: {fd0} -> {}", fds());
+    assert_eq!(children(), kids0, "children (zombies) grew");
+    ctd.remove("l");
+}
