@@ -459,3 +459,66 @@ fn many_execs_leak_neither_descriptors_nor_zombies() {
     assert_eq!(children(), kids0, "children (zombies) grew");
     ctd.remove("l");
 }
+
+#[test]
+fn events_come_once_in_order_and_oom_kills_are_reported() {
+    let env = Env::new("ctd-events");
+    let ctd = Ctd::start(&env, "events");
+    let log = ctd.dir.join("events.log");
+    let mut events = ctd
+        .command(&["events"])
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = ctd.run("once", &[], &["/bin/true"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // A memory limit enforced: dd's 64 MiB buffer does not fit in 16 MiB.
+    let out = ctd.run(
+        "oom",
+        &["--memory-limit", "16777216"],
+        &[
+            "/bin/dd",
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=64M",
+            "count=1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(137), "OOM-killed: {}", text(&out));
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill(2) on the ctr this test started.
+    unsafe { libc::kill(events.id() as i32, libc::SIGKILL) };
+    let _ = events.wait();
+    let text = fs::read_to_string(&log).unwrap();
+    let topics = |id: &str| -> Vec<String> {
+        let needle = format!("\"container_id\":\"{id}\"");
+        text.lines()
+            .filter(|l| l.contains(&needle))
+            .filter_map(|l| {
+                l.split_whitespace()
+                    .find(|w| w.starts_with("/tasks/"))
+                    .map(String::from)
+            })
+            .collect()
+    };
+    assert_eq!(
+        topics("once"),
+        [
+            "/tasks/create",
+            "/tasks/start",
+            "/tasks/exit",
+            "/tasks/delete"
+        ],
+        "{text}"
+    );
+    let oom = topics("oom");
+    assert!(oom.iter().any(|t| t == "/tasks/oom"), "{text}");
+    assert_eq!(
+        oom.iter().filter(|t| *t == "/tasks/exit").count(),
+        1,
+        "{text}"
+    );
+}

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
+use containerd_shim::protos::protobuf::Message;
+use containerd_shim::protos::shim::oci::Options;
 use containerd_shim::protos::types::mount::Mount;
 use serde::{Deserialize, Serialize};
 
@@ -48,7 +50,7 @@ pub fn runtime(
 ) -> Result<Runtime, Error> {
     let opts = options
         .filter(|a| !a.value.is_empty())
-        .map(crate::task::decode_options)
+        .map(decode_options)
         .transpose()?;
     let binary = opts
         .as_ref()
@@ -127,4 +129,65 @@ pub fn unmount_rootfs(bundle: &Path) {
     let target = bundle.join("rootfs");
     // Everything mounted there, deepest first; nothing to do if not mounted.
     while nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH).is_ok() {}
+}
+
+/// Decodes containerd's runc options (`containerd.runc.v1.Options`), the
+/// only runtime options this shim reads; anything else is refused.
+pub fn decode_options(any: &Any) -> Result<Options, Error> {
+    if !any.type_url.ends_with("containerd.runc.v1.Options") {
+        return Err(Error::InvalidArgument(format!(
+            "runtime options of type {:?}: only containerd.runc.v1.Options (BinaryName, Root) are read",
+            any.type_url
+        )));
+    }
+    let o = Options::parse_from_bytes(&any.value)
+        .map_err(|e| Error::InvalidArgument(format!("runtime options: {e}")))?;
+    if o.systemd_cgroup {
+        return Err(Error::Unsupported(
+            "SystemdCgroup (the systemd cgroup driver)",
+        ));
+    }
+    Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runc_options_are_read_and_others_refused() {
+        let o = Options {
+            binary_name: "/usr/bin/runc".into(),
+            root: "/run/r".into(),
+            ..Default::default()
+        };
+        let any = Any {
+            type_url: "containerd.runc.v1.Options".into(),
+            value: o.write_to_bytes().unwrap(),
+            ..Default::default()
+        };
+        let got = decode_options(&any).unwrap();
+        assert_eq!(
+            (got.binary_name.as_str(), got.root.as_str()),
+            ("/usr/bin/runc", "/run/r")
+        );
+        let other = Any {
+            type_url: "runtimeoptions.v1.Options".into(),
+            value: vec![10, 1, 47],
+            ..Default::default()
+        };
+        let e = decode_options(&other).unwrap_err().to_string();
+        assert!(e.contains("runtimeoptions.v1.Options"), "{e}");
+        let systemd = Any {
+            value: Options {
+                systemd_cgroup: true,
+                ..Default::default()
+            }
+            .write_to_bytes()
+            .unwrap(),
+            ..any
+        };
+        let e = decode_options(&systemd).unwrap_err().to_string();
+        assert!(e.contains("SystemdCgroup"), "{e}");
+    }
 }

@@ -15,8 +15,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use containerd_shim::protos::events::task as ev;
-use containerd_shim::protos::protobuf::{Message, MessageDyn, MessageField};
-use containerd_shim::protos::shim::oci::Options;
+use containerd_shim::protos::protobuf::{MessageDyn, MessageField};
 use containerd_shim::protos::shim::shim as api;
 use containerd_shim::protos::topics;
 use containerd_shim::protos::types::empty::Empty;
@@ -617,12 +616,4 @@ impl Task for Service {
         }
         Ok(Empty::new())
     }
-}
-
-/// Decodes containerd's runc options (`containerd.runc.v1.Options`).
-pub fn decode_options(
-    any: &containerd_shim::protos::protobuf::well_known_types::any::Any,
-) -> Result<Options, Error> {
-    Options::parse_from_bytes(&any.value)
-        .map_err(|e| Error::InvalidArgument(format!("runtime options: {e}")))
 }
