@@ -2,7 +2,14 @@
 """Writes the link order of berth's functions: the ones a `run` executes,
 in the order they first run, one symbol per line.
 
-Usage: trace-order.py UNSTRIPPED_BERTH OUT -- ARGS...
+Usage: trace-order.py [--follow] UNSTRIPPED_BINARY OUT -- ARGS...
+
+With --follow (for containerd-shim-berth-v2, which containerd starts as
+`shim start`, which spawns the long-lived shim by re-executing itself):
+a process that execs the same binary is traced on, and tracing lasts
+until every traced process has ended. The command's own exit is relayed
+at once, so the caller (containerd) is not kept waiting, and the tracer's
+output goes to OUT.log.
 
 The binary is run under ptrace with a breakpoint (int3) on the entry of
 every function in its symbol table, following every fork and clone (the
@@ -73,8 +80,10 @@ PTRACE_GETEVENTMSG = 0x4201
 class Tracer:
     """Every traced process and the breakpoints already removed in it."""
 
-    def __init__(self, original):
+    def __init__(self, original, binary="", follow=False):
         self.original = original
+        self.binary = binary
+        self.follow = follow
         self.restored = {}
         self.hits = []
         self.seen = set()
@@ -87,6 +96,13 @@ class Tracer:
             return False
         sig, event = os.WSTOPSIG(status), status >> 16
         if event == EVENT_EXEC:
+            if self.follow and os.path.realpath(f"/proc/{p}/exe") == self.binary:
+                # The same program again, in a fresh address space.
+                for addr in self.original:
+                    set_byte(p, addr, 0xCC)
+                self.restored[p] = set()
+                ptrace(PTRACE_CONT, p)
+                return False
             self.restored.pop(p, None)
             ptrace(PTRACE_DETACH, p)  # another program now: nothing to trace
             return False
@@ -136,27 +152,55 @@ class Tracer:
         ptrace(PTRACE_DETACH, p)
 
 
+def relay_exit():
+    """--follow: the caller waits for this process only until the traced
+    command exits; tracing goes on in a child. Returns the pipe to report
+    the command's exit status on."""
+    r, w = os.pipe()
+    if os.fork() != 0:
+        os.close(w)
+        data = os.read(r, 16)
+        sys.exit(int(data or b"1"))
+    os.close(r)
+    return w
+
+
 def main():
-    binary, out = sys.argv[1], sys.argv[2]
-    args = sys.argv[sys.argv.index("--") + 1:]
+    follow = sys.argv[1] == "--follow"
+    argv = sys.argv[2:] if follow else sys.argv[1:]
+    binary, out = argv[0], argv[1]
+    args = argv[argv.index("--") + 1:]
     syms = functions(binary)
+    report = relay_exit() if follow else None
     pid = os.fork()
     if pid == 0:
         ptrace(PTRACE_TRACEME, 0)
         os.kill(os.getpid(), signal.SIGSTOP)
         os.execv(binary, [binary] + args)
+    if follow:
+        # The command keeps the caller's stdout and stderr; the tracer
+        # lets go of them so the caller sees end-of-file when it exits.
+        log = os.open(out + ".log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        for fd in (0, 1, 2):
+            os.dup2(log, fd)
     os.waitpid(pid, WALL)
     ptrace(PTRACE_SETOPTIONS, pid, 0, OPTIONS)
     ptrace(PTRACE_CONT, pid)
     os.waitpid(pid, WALL)  # the exec stop: the image is mapped
-    tracer = Tracer({addr: set_byte(pid, addr, 0xCC) for addr in syms})
+    tracer = Tracer({addr: set_byte(pid, addr, 0xCC) for addr in syms},
+                    os.path.realpath(binary), follow)
     tracer.restored[pid] = set()
     ptrace(PTRACE_CONT, pid)
     code = 1
-    while pid in tracer.restored:
+    while (tracer.restored if follow else pid in tracer.restored):
         p, status = os.waitpid(-1, WALL)
-        if p == pid and os.WIFEXITED(status):
-            code = os.WEXITSTATUS(status)
+        if p == pid and (os.WIFEXITED(status) or os.WIFSIGNALED(status)):
+            code = (os.WEXITSTATUS(status) if os.WIFEXITED(status)
+                    else 128 + os.WTERMSIG(status))
+            if report is not None:
+                os.write(report, str(code).encode())
+                os.close(report)
+                report = None
         tracer.step(p, status)
     for p in list(tracer.restored):
         tracer.release(p)

@@ -18,10 +18,9 @@ use containerd_shim::protos::events::task as ev;
 use containerd_shim::protos::protobuf::{MessageDyn, MessageField};
 use containerd_shim::protos::shim::shim as api;
 use containerd_shim::protos::topics;
-use containerd_shim::protos::types::empty::Empty;
 use containerd_shim::protos::types::task::Status;
 use containerd_shim::publisher::RemotePublisher;
-use containerd_shim::{Context, ExitSignal, Task, TtrpcContext, TtrpcResult};
+use containerd_shim::{Context, ExitSignal};
 
 use crate::error::Error;
 use crate::process::Process;
@@ -51,7 +50,7 @@ impl Container {
 }
 
 pub struct Service {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 pub struct Inner {
@@ -64,12 +63,12 @@ pub struct Inner {
 }
 
 impl Inner {
-    fn lock(&self) -> MutexGuard<'_, Option<Container>> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Option<Container>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Events are best effort: containerd may be restarting.
-    fn publish(&self, topic: &str, event: Box<dyn MessageDyn>) {
+    pub(crate) fn publish(&self, topic: &str, event: Box<dyn MessageDyn>) {
         let p = self
             .publisher
             .lock()
@@ -143,7 +142,10 @@ impl Service {
         Service { inner }
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Container) -> Result<T, Error>) -> Result<T, Error> {
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Container) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let mut guard = self.inner.lock();
         let c = guard
             .as_mut()
@@ -151,7 +153,7 @@ impl Service {
         f(c)
     }
 
-    fn create_inner(&self, req: &api::CreateTaskRequest) -> Result<i32, Error> {
+    pub(crate) fn create_inner(&self, req: &api::CreateTaskRequest) -> Result<i32, Error> {
         let mut guard = self.inner.lock();
         if guard.is_some() {
             return Err(Error::Precondition(format!(
@@ -219,7 +221,7 @@ impl Service {
         Ok(pid)
     }
 
-    fn start_inner(&self, exec_id: &str) -> Result<i32, Error> {
+    pub(crate) fn start_inner(&self, exec_id: &str) -> Result<i32, Error> {
         let mut guard = self.inner.lock();
         let c = guard
             .as_mut()
@@ -275,7 +277,7 @@ impl Service {
         Ok(pid)
     }
 
-    fn delete_inner(&self, exec_id: &str) -> Result<api::DeleteResponse, Error> {
+    pub(crate) fn delete_inner(&self, exec_id: &str) -> Result<api::DeleteResponse, Error> {
         let mut guard = self.inner.lock();
         let c = guard
             .as_mut()
@@ -326,7 +328,7 @@ impl Service {
         Ok(resp)
     }
 
-    fn kill_inner(&self, req: &api::KillRequest) -> Result<(), Error> {
+    pub(crate) fn kill_inner(&self, req: &api::KillRequest) -> Result<(), Error> {
         self.with(|c| {
             if req.exec_id.is_empty() {
                 if c.init.exit.is_some() && !req.all {
@@ -345,7 +347,7 @@ impl Service {
         })
     }
 
-    fn wait_inner(&self, exec_id: &str) -> Result<api::WaitResponse, Error> {
+    pub(crate) fn wait_inner(&self, exec_id: &str) -> Result<api::WaitResponse, Error> {
         let mut guard = self.inner.lock();
         loop {
             let c = guard
@@ -367,7 +369,7 @@ impl Service {
         }
     }
 
-    fn pause_resume(&self, pause: bool) -> Result<(), Error> {
+    pub(crate) fn pause_resume(&self, pause: bool) -> Result<(), Error> {
         self.with(|c| {
             if pause {
                 c.runtime.pause(&c.id)?;
@@ -426,194 +428,4 @@ fn delete_response(p: &Process) -> api::DeleteResponse {
     }
 }
 
-impl Task for Service {
-    fn state(&self, _: &TtrpcContext, req: api::StateRequest) -> TtrpcResult<api::StateResponse> {
-        Ok(self.with(|c| {
-            let (id, bundle) = (c.id.clone(), c.bundle.to_string_lossy().into_owned());
-            let p = c.process(&req.exec_id)?;
-            Ok(api::StateResponse {
-                id,
-                bundle,
-                pid: p.pid as u32,
-                status: p.status.into(),
-                stdin: p.stdio.stdin.clone(),
-                stdout: p.stdio.stdout.clone(),
-                stderr: p.stdio.stderr.clone(),
-                terminal: p.stdio.terminal,
-                exit_status: p.exit_code(),
-                exited_at: p.exited_at(),
-                exec_id: req.exec_id.clone(),
-                ..Default::default()
-            })
-        })?)
-    }
-
-    fn create(
-        &self,
-        _: &TtrpcContext,
-        req: api::CreateTaskRequest,
-    ) -> TtrpcResult<api::CreateTaskResponse> {
-        let pid = self.create_inner(&req)?;
-        Ok(api::CreateTaskResponse {
-            pid: pid as u32,
-            ..Default::default()
-        })
-    }
-
-    fn start(&self, _: &TtrpcContext, req: api::StartRequest) -> TtrpcResult<api::StartResponse> {
-        let pid = self.start_inner(&req.exec_id)?;
-        Ok(api::StartResponse {
-            pid: pid as u32,
-            ..Default::default()
-        })
-    }
-
-    fn delete(
-        &self,
-        _: &TtrpcContext,
-        req: api::DeleteRequest,
-    ) -> TtrpcResult<api::DeleteResponse> {
-        Ok(self.delete_inner(&req.exec_id)?)
-    }
-
-    fn pids(&self, _: &TtrpcContext, _: api::PidsRequest) -> TtrpcResult<api::PidsResponse> {
-        let pid = self.with(|c| Ok(c.init.pid))?;
-        let cg = berth_cgroups::Cgroup::of_process(pid)
-            .map_err(|e| Error::Runtime(format!("finding the container's cgroups: {e}")))?;
-        let processes = cg
-            .procs()
-            .into_iter()
-            .map(|pid| containerd_shim::protos::types::task::ProcessInfo {
-                pid: pid as u32,
-                ..Default::default()
-            })
-            .collect();
-        Ok(api::PidsResponse {
-            processes,
-            ..Default::default()
-        })
-    }
-
-    fn pause(&self, _: &TtrpcContext, _: api::PauseRequest) -> TtrpcResult<Empty> {
-        self.pause_resume(true)?;
-        Ok(Empty::new())
-    }
-
-    fn resume(&self, _: &TtrpcContext, _: api::ResumeRequest) -> TtrpcResult<Empty> {
-        self.pause_resume(false)?;
-        Ok(Empty::new())
-    }
-
-    fn checkpoint(&self, _: &TtrpcContext, _: api::CheckpointTaskRequest) -> TtrpcResult<Empty> {
-        Err(Error::Unsupported("checkpoint").into())
-    }
-
-    fn kill(&self, _: &TtrpcContext, req: api::KillRequest) -> TtrpcResult<Empty> {
-        self.kill_inner(&req)?;
-        Ok(Empty::new())
-    }
-
-    fn exec(&self, _: &TtrpcContext, req: api::ExecProcessRequest) -> TtrpcResult<Empty> {
-        let id = self.with(|c| {
-            if c.execs.contains_key(&req.exec_id) {
-                return Err(Error::Precondition(format!(
-                    "exec {:?} already exists",
-                    req.exec_id
-                )));
-            }
-            if c.init.exit.is_some() {
-                return Err(Error::Precondition("the task has exited".into()));
-            }
-            let mut p = Process::new(StdioPaths {
-                stdin: req.stdin.clone(),
-                stdout: req.stdout.clone(),
-                stderr: req.stderr.clone(),
-                terminal: req.terminal,
-            });
-            p.spec = req
-                .spec
-                .as_ref()
-                .map(|a| a.value.clone())
-                .unwrap_or_default();
-            c.execs.insert(req.exec_id.clone(), p);
-            Ok(c.id.clone())
-        })?;
-        let e = ev::TaskExecAdded {
-            container_id: id,
-            exec_id: req.exec_id,
-            ..Default::default()
-        };
-        self.inner
-            .publish(topics::TASK_EXEC_ADDED_EVENT_TOPIC, Box::new(e));
-        Ok(Empty::new())
-    }
-
-    fn resize_pty(&self, _: &TtrpcContext, req: api::ResizePtyRequest) -> TtrpcResult<Empty> {
-        self.with(|c| {
-            let p = c.process(&req.exec_id)?;
-            match &p.io.console {
-                Some(m) => stdio::resize(m, req.width, req.height),
-                None => Err(Error::Precondition("the process has no terminal".into())),
-            }
-        })?;
-        Ok(Empty::new())
-    }
-
-    fn close_io(&self, _: &TtrpcContext, req: api::CloseIORequest) -> TtrpcResult<Empty> {
-        self.with(|c| {
-            c.process(&req.exec_id)?.io.close_stdin();
-            Ok(())
-        })?;
-        Ok(Empty::new())
-    }
-
-    fn update(&self, _: &TtrpcContext, req: api::UpdateTaskRequest) -> TtrpcResult<Empty> {
-        self.with(|c| {
-            let file = c.bundle.join("update-resources.json");
-            let json = req
-                .resources
-                .as_ref()
-                .map(|a| a.value.clone())
-                .unwrap_or_default();
-            std::fs::write(&file, json)
-                .map_err(Error::io(format!("writing {}", file.display())))?;
-            let r = c.runtime.update(&c.id, &file);
-            let _ = std::fs::remove_file(&file);
-            r
-        })?;
-        Ok(Empty::new())
-    }
-
-    fn wait(&self, _: &TtrpcContext, req: api::WaitRequest) -> TtrpcResult<api::WaitResponse> {
-        Ok(self.wait_inner(&req.exec_id)?)
-    }
-
-    fn stats(&self, _: &TtrpcContext, _: api::StatsRequest) -> TtrpcResult<api::StatsResponse> {
-        let pid = self.with(|c| Ok(c.init.pid))?;
-        Ok(api::StatsResponse {
-            stats: MessageField::some(crate::metrics::collect(pid)?),
-            ..Default::default()
-        })
-    }
-
-    fn connect(
-        &self,
-        _: &TtrpcContext,
-        _: api::ConnectRequest,
-    ) -> TtrpcResult<api::ConnectResponse> {
-        let task_pid = self.with(|c| Ok(c.init.pid)).unwrap_or(0);
-        Ok(api::ConnectResponse {
-            shim_pid: std::process::id(),
-            task_pid: task_pid as u32,
-            ..Default::default()
-        })
-    }
-
-    fn shutdown(&self, _: &TtrpcContext, _: api::ShutdownRequest) -> TtrpcResult<Empty> {
-        // Only once the container has been deleted, as runc's shim.
-        if self.inner.lock().is_none() {
-            self.inner.exit.signal();
-        }
-        Ok(Empty::new())
-    }
-}
+mod rpc;
