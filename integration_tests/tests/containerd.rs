@@ -522,3 +522,72 @@ fn events_come_once_in_order_and_oom_kills_are_reported() {
         "{text}"
     );
 }
+
+#[test]
+fn file_and_binary_log_uris() {
+    let env = Env::new("ctd-logs");
+    let ctd = Ctd::start(&env, "logs");
+    let file = ctd.dir.join("out.log");
+    let uri = format!("file://{}", file.display());
+    let out = ctd.run(
+        "f",
+        &["--log-uri", &uri],
+        &["/bin/sh", "-c", "echo to-stdout; echo to-stderr >&2"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(fs::read_to_string(&file).unwrap(), "to-stdout\nto-stderr\n");
+    // A binary logger: stdout on fd 3, stderr on fd 4, ready when fd 5 closes.
+    let logger = ctd.dir.join("logger.sh");
+    let got = ctd.dir.join("logger.out");
+    fs::write(
+        &logger,
+        format!(
+            "#!/bin/sh\nexec 5>&-\n{{ echo \"id=$CONTAINER_ID ns=$CONTAINER_NAMESPACE args=$*\"; cat <&3; cat <&4; }} > {}.tmp\nmv {0}.tmp {0}\n",
+            got.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&logger, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let uri = format!("binary://{}?level=debug", logger.display());
+    let out = ctd.run(
+        "b",
+        &["--log-uri", &uri],
+        &["/bin/sh", "-c", "echo out-line; echo err-line >&2"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !got.exists() {
+        assert!(Instant::now() < deadline, "the logger wrote nothing");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        fs::read_to_string(&got).unwrap(),
+        format!("id=b ns={} args=level debug\nout-line\nerr-line\n", ctd.ns)
+    );
+}
+
+#[test]
+fn many_containers_leave_no_shim_mount_or_socket() {
+    let env = Env::new("ctd-many");
+    let ctd = Ctd::start(&env, "many");
+    for i in 0..30 {
+        let out = ctd.run(&format!("m{i}"), &[], &["/bin/true"]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (0..30).any(|i| ctd.shim_pid(&format!("m{i}")).is_some()) {
+        assert!(Instant::now() < deadline, "shims outlived their containers");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let state = ctd.dir.join("state");
+    let mounts = fs::read_to_string("/proc/self/mounts").unwrap();
+    assert!(
+        !mounts.contains(state.to_str().unwrap()),
+        "rootfs mounts left"
+    );
+    let root = Path::new("/run/containerd/berth").join(&ctd.ns);
+    assert!(
+        fs::read_dir(&root).map_or(true, |d| d.count() == 0),
+        "berth state left"
+    );
+}
