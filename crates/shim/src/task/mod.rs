@@ -185,6 +185,9 @@ impl Service {
         let (pid, io) = match created {
             Ok(v) => v,
             Err(e) => {
+                // The runtime may have created it before the terminal
+                // hand-off failed: nothing of it may outlive the error.
+                let _ = runtime.delete(&req.id, true);
                 if mounted {
                     crate::options::unmount_rootfs(&bundle);
                 }
