@@ -203,8 +203,17 @@ fn exec_detached_with_pid_file() {
         .trim()
         .parse()
         .unwrap();
-    let cmd = fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
-    assert!(cmd.starts_with("/bin/sleep"), "{cmd}");
+    // `exec -d` returns once the process is on its way: it may still be
+    // in the exec stub (docs/security.md) for a moment.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let cmd = fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+        if cmd.starts_with("/bin/sleep") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{cmd}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let ns = |p: i64| fs::read_link(format!("/proc/{p}/ns/pid")).unwrap();
     assert_eq!(ns(pid as i64), ns(init));
     let cgroup = |p: i64| fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap();

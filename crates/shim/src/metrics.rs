@@ -209,3 +209,98 @@ fn v2_metrics(s: &Stats) -> v2::Metrics {
         .collect();
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use berth_cgroups::stats::{BlkioEntry, Hugetlb, MemoryEntry};
+
+    use super::*;
+
+    fn stats() -> Stats {
+        let mut s = Stats::default();
+        s.cpu.usage.total = 5_000_000;
+        s.cpu.usage.user = 3_000_000;
+        s.cpu.usage.kernel = 2_000_000;
+        s.cpu.throttling.throttled_time = 7_000;
+        s.memory.usage = MemoryEntry {
+            limit: 64 << 20,
+            usage: 1 << 20,
+            max: 2 << 20,
+            failcnt: 0,
+        };
+        s.memory.swap = MemoryEntry {
+            limit: 96 << 20,
+            usage: (1 << 20) + 4096,
+            max: 0,
+            failcnt: 0,
+        };
+        s.memory.raw = [
+            ("anon".to_string(), 10),
+            ("file".to_string(), 20),
+            ("cache".to_string(), 30),
+        ]
+        .into();
+        s.pids.current = 3;
+        s.pids.limit = 9;
+        for (op, v) in [("Read", 512), ("Write", 1024)] {
+            s.blkio.io_service_bytes.push(BlkioEntry {
+                major: 8,
+                minor: 0,
+                op: op.into(),
+                value: v,
+            });
+            s.blkio.io_serviced.push(BlkioEntry {
+                major: 8,
+                minor: 0,
+                op: op.into(),
+                value: v / 512,
+            });
+        }
+        s.hugetlb.insert(
+            "2MB".into(),
+            Hugetlb {
+                usage: 2 << 20,
+                max_usage: 0,
+                failcnt: 1,
+            },
+        );
+        s
+    }
+
+    #[test]
+    fn v1_metrics_carry_runc_fields() {
+        let m = v1_metrics(&stats());
+        assert_eq!(m.cpu.usage.total, 5_000_000);
+        assert_eq!(m.memory.usage.limit, 64 << 20);
+        assert_eq!(m.memory.cache, 30);
+        assert_eq!((m.pids.current, m.pids.limit), (3, 9));
+        assert_eq!(m.blkio.io_service_bytes_recursive.len(), 2);
+        assert_eq!(
+            (m.hugetlb[0].pagesize.as_str(), m.hugetlb[0].failcnt),
+            ("2MB", 1)
+        );
+        let any = pack(&m).unwrap();
+        assert_eq!(any.type_url, "io.containerd.cgroups.v1.Metrics");
+    }
+
+    #[test]
+    fn v2_metrics_convert_units_and_group_io_by_device() {
+        let m = v2_metrics(&stats());
+        assert_eq!(
+            (m.cpu.usage_usec, m.cpu.user_usec, m.cpu.system_usec),
+            (5_000, 3_000, 2_000)
+        );
+        assert_eq!(m.cpu.throttled_usec, 7);
+        assert_eq!((m.memory.anon, m.memory.file), (10, 20));
+        assert_eq!((m.memory.usage, m.memory.usage_limit), (1 << 20, 64 << 20));
+        assert_eq!(m.memory.swap_usage, 4096, "swap alone, not memory+swap");
+        assert_eq!(m.io.usage.len(), 1);
+        let io = &m.io.usage[0];
+        assert_eq!((io.rbytes, io.wbytes, io.rios, io.wios), (512, 1024, 1, 2));
+        assert_eq!(m.hugetlb[0].current, 2 << 20);
+        assert_eq!(
+            pack(&m).unwrap().type_url,
+            "io.containerd.cgroups.v2.Metrics"
+        );
+    }
+}
