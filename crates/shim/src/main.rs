@@ -11,6 +11,7 @@ mod process;
 mod reaper;
 mod runtime;
 mod shim;
+mod stdin;
 mod stdio;
 mod task;
 

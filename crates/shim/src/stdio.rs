@@ -6,8 +6,9 @@
 //!
 //! stdout and stderr fifos are handed to the runtime as they are (the
 //! process writes straight into them). stdin goes through a pipe fed by a
-//! thread: the process must see end-of-file when the client closes its
-//! end (or calls CloseIO), and not before the client has opened it.
+//! thread (`stdin.rs`): the process must see end-of-file when the client
+//! closes its end (or calls CloseIO), and not before the client has
+//! opened it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -16,10 +17,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use crate::error::Error;
 use crate::runtime::ProcIo;
+use crate::stdin::Stdin;
 
 /// The paths containerd gave for one process.
 #[derive(Debug, Clone, Default)]
@@ -30,14 +32,10 @@ pub struct StdioPaths {
     pub terminal: bool,
 }
 
-/// The write end of the pipe feeding the process's stdin; dropping it
-/// (CloseIO) gives the process end-of-file.
-pub type StdinCloser = Arc<Mutex<Option<File>>>;
-
 /// What the shim keeps of a process's IO once it started.
 #[derive(Default)]
 pub struct IoState {
-    pub stdin: Option<StdinCloser>,
+    pub stdin: Option<Stdin>,
     /// The pty master, for ResizePty.
     pub console: Option<Arc<File>>,
 }
@@ -45,7 +43,7 @@ pub struct IoState {
 impl IoState {
     pub fn close_stdin(&self) {
         if let Some(s) = &self.stdin {
-            s.lock().unwrap_or_else(PoisonError::into_inner).take();
+            s.close();
         }
     }
 }
@@ -76,31 +74,6 @@ fn copy_thread(
         .name(name.into())
         .spawn(move || {
             let _ = std::io::copy(&mut src, &mut dst);
-        });
-}
-
-/// A thread that opens the stdin fifo (waiting for a writer), then feeds
-/// what it reads into `pipe`, until end-of-file or CloseIO.
-fn stdin_thread(path: String, closer: StdinCloser) {
-    let _ = std::thread::Builder::new()
-        .name("stdin".into())
-        .spawn(move || {
-            let Ok(mut fifo) = File::open(&path) else {
-                return;
-            };
-            let mut buf = [0u8; 8192];
-            loop {
-                let n = match fifo.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => n,
-                };
-                let mut guard = closer.lock().unwrap_or_else(PoisonError::into_inner);
-                let Some(w) = guard.as_mut() else { break };
-                if w.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-            closer.lock().unwrap_or_else(PoisonError::into_inner).take();
         });
 }
 
@@ -169,10 +142,8 @@ pub fn open(p: &StdioPaths, id: &str, namespace: &str) -> Result<(ProcIo, IoStat
     let mut state = IoState::default();
     if !p.stdin.is_empty() {
         let (r, w) = pipe()?;
-        let closer: StdinCloser = Arc::new(Mutex::new(Some(w)));
-        stdin_thread(p.stdin.clone(), closer.clone());
         io.stdin = Some(r.into());
-        state.stdin = Some(closer);
+        state.stdin = Some(Stdin::start(p.stdin.clone(), w));
     }
     if p.stdout.starts_with("binary://") {
         let (out, err) = binary_logger(&p.stdout, id, namespace)?;
@@ -246,9 +217,7 @@ impl ConsoleSocket {
             let w = master
                 .try_clone()
                 .map_err(Error::io("duplicating the pty"))?;
-            let closer: StdinCloser = Arc::new(Mutex::new(Some(w)));
-            stdin_thread(p.stdin.clone(), closer.clone());
-            state.stdin = Some(closer);
+            state.stdin = Some(Stdin::start(p.stdin.clone(), w));
         }
         if !p.stdout.is_empty() {
             let out = open_fifo_write(&p.stdout)?;
