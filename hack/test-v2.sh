@@ -19,6 +19,26 @@ if [ "${1:-}" != inside ]; then
         --test cgroup_v2 --test lifecycle --test pause --test exec --test namespaces --test seccomp 2>/dev/null |
         grep -o '"executable":"[^"]*"' | cut -d'"' -f4 >"$list"
     [ -s "$list" ] || { echo "$0: no test executables" >&2; exit 1; }
+    # containerd and ctr for the shim's v2 test, with the libraries they
+    # load, copied onto the VM's root; and the test image, built here.
+    sysroot=target/vm/sysroot
+    rm -rf "$sysroot" && mkdir -p "$sysroot/usr/bin"
+    for b in /usr/bin/containerd /usr/bin/ctr; do
+        cp "$b" "$sysroot/usr/bin/"
+        ldd "$b" | grep -o '/[^ ]*' | while read -r lib; do
+            mkdir -p "$sysroot$(dirname "$lib")" && cp -L "$lib" "$sysroot$lib"
+        done
+    done
+    img=target/vm/image
+    rm -rf "$img" && mkdir -p "$img"
+    (
+        cd "$img"
+        umoci init --layout img && umoci new --image img:t && umoci unpack --image img:t u >/dev/null
+        mkdir -p u/rootfs/bin u/rootfs/tmp && cp /bin/busybox u/rootfs/bin/
+        for a in sh echo cat sleep true dd; do ln -s busybox u/rootfs/bin/$a; done
+        umoci repack --image img:t u && skopeo copy -q oci:img:t docker-archive:busybox.tar:berth/busybox:latest
+        rm -rf img u
+    )
     # The VM runs this script again, as `sh hack/test-v2.sh inside`.
     printf 'exec sh hack/test-v2.sh inside\n' >target/vm/run.sh
     exec bash hack/vm-test.sh target/vm/run.sh
@@ -27,6 +47,8 @@ fi
 # Inside the VM (busybox sh, root cgroup of a pure v2 hierarchy).
 out="$PWD/target/x86_64-unknown-linux-gnu/debug"
 export BERTH_BIN="$out/berth" BERTH_CHECKER="$out/berth-checker" RUST_BACKTRACE=1
+cp -a target/vm/sysroot/. /
+export PATH="/usr/bin:$PATH" BERTH_TEST_IMAGE_TAR="$PWD/target/vm/image/busybox.tar"
 # A block device for the io.max test.
 dd if=/dev/zero of=/tmp/disk.img bs=1M count=16 2>/dev/null
 losetup /dev/loop0 /tmp/disk.img

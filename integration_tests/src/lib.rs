@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod containerd;
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn workspace() -> PathBuf {

@@ -363,3 +363,64 @@ fn device_rules_are_enforced_by_the_bpf_program() {
     assert_eq!(lines(&out), ["null", "Operation not permitted"]);
     env.assert_gone(&id);
 }
+
+#[test]
+#[ignore = "needs a pure cgroup v2 host: hack/test-v2.sh runs it in a VM"]
+fn the_shim_reports_v2_metrics_and_oom_kills() {
+    use berth_integration_tests::containerd::{Ctd, IMAGE, RUNTIME};
+    let env = Env::new("v2-shim");
+    let ctd = Ctd::start(&env, "v2shim");
+    let log = ctd.dir.join("events.log");
+    let mut events = ctd
+        .command(&["events"])
+        .stdin(std::process::Stdio::null())
+        .stdout(fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = ctd.run("echo", &[], &["/bin/echo", "hello"]);
+    assert_eq!(lines(&out), ["hello"], "{}", text(&out));
+    let out = ctd.ctr(&[
+        "run",
+        "-d",
+        "--runtime",
+        RUNTIME,
+        "--memory-limit",
+        "67108864",
+        IMAGE,
+        "d",
+        "/bin/sleep",
+        "1000",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    // cgroup v2 metrics (io.containerd.cgroups.v2.Metrics), as ctr prints them.
+    let out = ctd.ctr(&["task", "metrics", "d"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let m = String::from_utf8_lossy(&out.stdout).into_owned();
+    let limit = m.lines().find(|l| l.starts_with("memory.usage_limit"));
+    assert!(limit.is_some_and(|l| l.contains("67108864")), "{m}");
+    assert!(m.lines().any(|l| l.starts_with("pids.current")), "{m}");
+    ctd.remove("d");
+    let out = ctd.run(
+        "oom",
+        &["--memory-limit", "16777216"],
+        &[
+            "/bin/dd",
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=64M",
+            "count=1",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(137), "OOM-killed: {}", text(&out));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: kill(2) on the ctr this test started.
+    unsafe { libc::kill(events.id() as i32, libc::SIGKILL) };
+    let _ = events.wait();
+    let seen = fs::read_to_string(&log).unwrap();
+    let oom = seen
+        .lines()
+        .any(|l| l.contains("/tasks/oom") && l.contains("\"container_id\":\"oom\""));
+    assert!(oom, "{seen}");
+}

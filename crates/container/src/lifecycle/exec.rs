@@ -55,6 +55,22 @@ pub struct ExecOptions {
 /// Starts the process; returns its exit code (128+signal when killed),
 /// or 0 at once when detached.
 pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
+    if !opts.detach {
+        // Every signal is held from the start, as `run` does: one that
+        // arrives while the process is being set up is forwarded to it
+        // once it runs, instead of ending berth and orphaning it.
+        SigSet::all()
+            .thread_block()
+            .map_err(|e| Error::spawn("blocking signals")(e.into()))?;
+    }
+    let r = exec_blocked(opts);
+    if !opts.detach {
+        let _ = SigSet::all().thread_unblock();
+    }
+    r
+}
+
+fn exec_blocked(opts: &ExecOptions) -> Result<i32, Error> {
     let (dir, st) = super::open(&opts.root, &opts.id)?;
     let status = st.status(&dir.path);
     if status == Status::Paused && !opts.ignore_paused {
@@ -103,12 +119,6 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
     // The process is our grandchild: as a subreaper we can reap it, when
     // it fails to start and, in the foreground, when it exits.
     sys::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0).map_err(Error::spawn("becoming a subreaper"))?;
-    if !opts.detach {
-        // Every signal is held for forwarding, as `run` does.
-        SigSet::all()
-            .thread_block()
-            .map_err(|e| Error::spawn("blocking signals")(e.into()))?;
-    }
     // Release the container before spawning: the exec may outlive any
     // command, and no child may inherit the lock.
     drop(dir);
@@ -135,12 +145,10 @@ pub fn exec(opts: &ExecOptions) -> Result<i32, Error> {
     if opts.detach {
         return Ok(0);
     }
-    let code = match master {
+    match master {
         Some(m) => super::terminal::proxy(pid, m),
         None => super::run::wait_forwarding(pid),
-    };
-    let _ = SigSet::all().thread_unblock();
-    code
+    }
 }
 
 /// The process to run: from a file, or the container's process with the
