@@ -99,6 +99,7 @@ impl Ctd {
         fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
         for a in [
             "sh", "echo", "cat", "sleep", "true", "env", "id", "ls", "tty", "touch", "dd", "head",
+            "stty",
         ] {
             std::os::unix::fs::symlink("busybox", bin.join(a)).unwrap();
         }

@@ -82,9 +82,12 @@ fn stdin_and_terminal() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(stdout(&out), "line one\nline two\n");
-    // A terminal: ctr needs one itself, so it runs under script(1).
+    // A terminal: ctr needs one itself, so it runs under script(1), whose
+    // terminal is given a size; ctr passes it on with ResizePty after the
+    // start, so the container polls for it.
+    let poll = r#"tty; i=0; while [ $i -lt 100 ]; do s=$(stty size); [ "$s" = "33 91" ] && break; i=$((i+1)); sleep 0.1; done; echo size $s"#;
     let ctr = format!(
-        "timeout 60 ctr -a {} -n {} run --rm -t --runtime {RUNTIME} {IMAGE} tty /bin/tty",
+        "stty rows 33 cols 91; timeout 60 ctr -a {} -n {} run --rm -t --runtime {RUNTIME} {IMAGE} tty /bin/sh -c '{poll}'",
         ctd.dir.join("c.sock").display(),
         ctd.ns
     );
@@ -95,6 +98,7 @@ fn stdin_and_terminal() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert!(stdout(&out).contains("/dev/pts/"), "{}", text(&out));
+    assert!(stdout(&out).contains("size 33 91"), "{}", text(&out));
 }
 
 #[test]
