@@ -1,6 +1,8 @@
 //! TaskOOM events: a thread watches the container's memory cgroup (v1
-//! eventfd or v2 memory.events, through `berth_cgroups`) from start until
-//! the init process exits.
+//! eventfd or v2 memory.events, through `berth_cgroups`) from just before
+//! start until the init process exits. It publishes under the task's
+//! state lock, so a TaskOOM never precedes the TaskStart that Start
+//! publishes while holding it.
 
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -32,7 +34,9 @@ pub fn watch(inner: Arc<Inner>, id: String, pid: i32) {
                     container_id: id.clone(),
                     ..Default::default()
                 };
+                let state = inner.lock();
                 inner.publish_event(topics::TASK_OOM_EVENT_TOPIC, Box::new(e));
+                drop(state);
             }
             // The init process is gone once its pid no longer answers.
             if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()

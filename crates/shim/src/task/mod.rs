@@ -235,10 +235,12 @@ impl Service {
                     "the task is not in the created state".into(),
                 ));
             }
+            let pid = c.init.pid;
+            // Watching from before the start: a program can be OOM-killed
+            // within milliseconds, before a watch set up afterwards.
+            crate::oom::watch(self.inner.clone(), c.id.clone(), pid);
             c.runtime.start(&c.id)?;
             c.init.status = Status::RUNNING;
-            let pid = c.init.pid;
-            crate::oom::watch(self.inner.clone(), c.id.clone(), pid);
             let event = ev::TaskStart {
                 container_id: c.id.clone(),
                 pid: pid as u32,
