@@ -16,8 +16,11 @@ use crate::{Cgroup, Error};
 #[derive(Debug)]
 pub struct OomWatch {
     fd: OwnedFd,
-    /// v2: the memory.events of the container and the last `oom` count.
-    v2: Option<(PathBuf, u64)>,
+    /// The container's memory cgroup.
+    dir: PathBuf,
+    v2: bool,
+    /// v2: the `oom` count seen last.
+    last: u64,
 }
 
 impl OomWatch {
@@ -27,27 +30,31 @@ impl OomWatch {
     }
 
     /// After `fd` became readable: consumes the notification and says
-    /// whether the container had OOM kills since the last call.
+    /// whether the container had OOM kills since the last call. Both
+    /// notifications also fire for other reasons (v1: the cgroup being
+    /// removed; v2: any change to memory.events).
     pub fn fired(&mut self) -> bool {
         // An eventfd's 8-byte count or a batch of inotify records; either
         // way the content does not matter, only that it is consumed.
         let mut buf = [0u8; 4096];
         // SAFETY: `buf` is writable for its whole length; the fd is ours.
         let _ = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        match &mut self.v2 {
-            None => true,
-            Some((file, last)) => {
-                let now = oom_count(file);
-                let fired = now > *last;
-                *last = now;
-                fired
-            }
+        if !self.v2 {
+            // v1 signals when an OOM starts, before its kill is counted,
+            // and when the cgroup is removed: a cgroup that is still
+            // there had an OOM.
+            return self.dir.join("memory.oom_control").exists();
         }
+        let now = oom_count(&self.dir);
+        let fired = now > self.last;
+        self.last = self.last.max(now);
+        fired
     }
 }
 
-fn oom_count(events: &Path) -> u64 {
-    let dir = events.parent().unwrap_or(events);
+/// The `oom` count of a v2 memory cgroup's memory.events (0 once it is
+/// removed).
+fn oom_count(dir: &Path) -> u64 {
     pairs(dir, "memory.events").get("oom").copied().unwrap_or(0)
 }
 
@@ -88,7 +95,13 @@ impl Cgroup {
         let control = fs::File::open(dir.join("memory.oom_control")).map_err(io)?;
         let line = format!("{} {}", fd.as_raw_fd(), control.as_raw_fd());
         fs::write(dir.join("cgroup.event_control"), line).map_err(io)?;
-        Ok(Some(OomWatch { fd, v2: None }))
+        let last = 0;
+        Ok(Some(OomWatch {
+            fd,
+            dir,
+            v2: false,
+            last,
+        }))
     }
 }
 
@@ -112,9 +125,11 @@ fn v2_watch(dir: &Path) -> Result<Option<OomWatch>, Error> {
     // SAFETY: `c` is a NUL-terminated path that outlives the call.
     let wd = unsafe { libc::inotify_add_watch(ifd, c.as_ptr(), libc::IN_MODIFY) };
     check(wd, what, &events)?;
-    let last = oom_count(&events);
+    let last = oom_count(dir);
     Ok(Some(OomWatch {
         fd,
-        v2: Some((events, last)),
+        dir: dir.to_path_buf(),
+        v2: true,
+        last,
     }))
 }
