@@ -26,28 +26,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat >"$work/config.toml" <<EOF
-version = 2
-root = "$work/root"
-state = "$work/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$work/c.sock"
-[ttrpc]
-  address = "$work/c.sock.ttrpc"
-EOF
-PATH="$rel:$PATH" containerd --config "$work/config.toml" >"$work/containerd.log" 2>&1 &
-ctd_pid=$!
+. hack/containerd-lib.sh
+ctd_start "$work" "$rel"
 ctr() { command ctr -a "$work/c.sock" -n $ns "$@"; }
-until ctr version >/dev/null 2>&1; do sleep 0.05; done
 
-# A busybox image, built as the engine tests build it.
-(
-    cd "$work"
-    umoci init --layout img && umoci new --image img:t && umoci unpack --image img:t u >/dev/null
-    mkdir -p u/rootfs/bin && cp /bin/busybox u/rootfs/bin/ && ln -s busybox u/rootfs/bin/true && ln -s busybox u/rootfs/bin/sleep
-    umoci repack --image img:t u && skopeo copy -q oci:img:t docker-archive:img.tar:berth/busybox:latest
-)
+busybox_image "$work" img.tar true sleep
 ctr images import "$work/img.tar" >/dev/null
 image=docker.io/berth/busybox:latest
 

@@ -10,6 +10,7 @@
 #          kill and delete (needs containerd, umoci, skopeo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. hack/containerd-lib.sh
 what=${1:-all}
 target=${CARGO_TARGET_DIR:-target}/link-order
 CARGO_PROFILE_RELEASE_STRIP=false CARGO_TARGET_DIR=$target \
@@ -51,27 +52,9 @@ order_shim() {
 exec python3 $PWD/hack/trace-order.py --follow $rel/containerd-shim-berth-v2 $work/traces/\$\$.txt -- "\$@"
 WRAP
     chmod +x "$work/bin/containerd-shim-berth-v2"
-    cat >"$work/config.toml" <<CFG
-version = 2
-root = "$work/root"
-state = "$work/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$work/c.sock"
-[ttrpc]
-  address = "$work/c.sock.ttrpc"
-CFG
-    PATH="$work/bin:$PATH" containerd --config "$work/config.toml" >"$work/containerd.log" 2>&1 &
-    ctd_pid=$!
+    ctd_start "$work" "$work/bin"
     ctr() { command ctr -a "$work/c.sock" -n order "$@"; }
-    until ctr version >/dev/null 2>&1; do sleep 0.05; done
-    (
-        cd "$work"
-        umoci init --layout img && umoci new --image img:t && umoci unpack --image img:t u >/dev/null
-        mkdir -p u/rootfs/bin && cp /bin/busybox u/rootfs/bin/
-        for a in true sleep sh; do ln -s busybox u/rootfs/bin/$a; done
-        umoci repack --image img:t u && skopeo copy -q oci:img:t docker-archive:img.tar:berth/busybox:latest
-    )
+    busybox_image "$work" img.tar true sleep sh
     ctr images import "$work/img.tar" >/dev/null
     local image=docker.io/berth/busybox:latest rt=io.containerd.berth.v2
     ctr run --rm --runtime $rt $image t1 /bin/true

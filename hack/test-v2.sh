@@ -31,14 +31,8 @@ if [ "${1:-}" != inside ]; then
     done
     img=target/vm/image
     rm -rf "$img" && mkdir -p "$img"
-    (
-        cd "$img"
-        umoci init --layout img && umoci new --image img:t && umoci unpack --image img:t u >/dev/null
-        mkdir -p u/rootfs/bin u/rootfs/tmp && cp /bin/busybox u/rootfs/bin/
-        for a in sh echo cat sleep true dd; do ln -s busybox u/rootfs/bin/$a; done
-        umoci repack --image img:t u && skopeo copy -q oci:img:t docker-archive:busybox.tar:berth/busybox:latest
-        rm -rf img u
-    )
+    . hack/containerd-lib.sh
+    busybox_image "$img" busybox.tar sh echo cat sleep true dd
     # The VM runs this script again, as `sh hack/test-v2.sh inside`.
     printf 'exec sh hack/test-v2.sh inside\n' >target/vm/run.sh
     exec bash hack/vm-test.sh target/vm/run.sh

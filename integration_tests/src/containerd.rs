@@ -141,6 +141,31 @@ impl Ctd {
         self.ctr(&args)
     }
 
+    /// `ctr run -d` of `sleep 1000` through the berth shim, with `extra`
+    /// flags; asserts that it started.
+    pub fn sleeper(&self, id: &str, extra: &[&str]) {
+        let mut args = vec!["run", "-d", "--runtime", RUNTIME];
+        args.extend(extra);
+        args.extend([IMAGE, id, "/bin/sleep", "1000"]);
+        let out = self.ctr(&args);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+
+    /// Starts recording `ctr events` until [`Events::stop`].
+    pub fn events(&self) -> Events {
+        let log = self.dir.join("events.log");
+        let child = self
+            .command(&["events"])
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Subscribed before anything the test does next.
+        std::thread::sleep(Duration::from_millis(300));
+        Events { child, log }
+    }
+
     pub fn task_pid(&self, id: &str) -> i32 {
         let out = self.ctr(&["task", "ls"]);
         String::from_utf8_lossy(&out.stdout)
@@ -209,5 +234,22 @@ impl Drop for Ctd {
             unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
         }
         let _ = fs::remove_dir_all(Path::new("/run/containerd/berth").join(&self.ns));
+    }
+}
+
+/// A running `ctr events`.
+pub struct Events {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Events {
+    /// Stops recording (after a moment for the last events to arrive) and
+    /// returns the lines seen.
+    pub fn stop(mut self) -> String {
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        fs::read_to_string(&self.log).unwrap()
     }
 }

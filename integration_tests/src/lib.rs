@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod containerd;
+pub mod limits;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -429,6 +430,22 @@ impl Bundle {
         self.path.join("rootfs")
     }
 
+    /// A character device node the image brings along, at `rel` in the
+    /// rootfs (mode 0666).
+    pub fn mknod_char(&self, rel: &str, major: u32, minor: u32) {
+        let node = self.rootfs().join(rel);
+        let c = std::ffi::CString::new(node.to_str().unwrap()).unwrap();
+        // SAFETY: a NUL-terminated path that outlives the call.
+        let made = unsafe {
+            libc::mknod(
+                c.as_ptr(),
+                libc::S_IFCHR | 0o666,
+                libc::makedev(major, minor),
+            )
+        };
+        assert_eq!(made, 0, "mknod {}", node.display());
+    }
+
     pub fn arg(&self) -> &str {
         self.path.to_str().unwrap()
     }
@@ -475,6 +492,14 @@ pub fn default_spec() -> Value {
 }
 
 /// stdout and stderr of a command, for assertion messages.
+/// A command's standard output, line by line.
+pub fn stdout_lines(o: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
 pub fn text(o: &Output) -> String {
     format!(
         "status {:?}\nstdout: {}\nstderr: {}",

@@ -32,12 +32,8 @@ fn containers_run_with_the_device_filter_program() {
     let env = Env::new("v2-devices");
     let mut b = env.bundle("b");
     b.config["root"]["readonly"] = false.into();
-    // A device node the image brings along, outside the allow list.
-    let node = b.rootfs().join("tmp/kmsg");
-    let c = std::ffi::CString::new(node.to_str().unwrap()).unwrap();
-    // SAFETY: NUL-terminated path; creates a character device node 1:11.
-    let made = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 11)) };
-    assert_eq!(made, 0);
+    // A node the image brings along, outside the allow list (1:11 kmsg).
+    b.mknod_char("tmp/kmsg", 1, 11);
     b.args(&[
         "/bin/sh",
         "-c",

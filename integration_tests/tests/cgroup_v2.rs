@@ -16,7 +16,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use berth_integration_tests::{assert_fails, text, Env};
+use berth_integration_tests::{assert_fails, stdout_lines, text, Env};
 use serde_json::json;
 
 /// The container's cgroup as the host sees it (the default path: the id
@@ -36,13 +36,6 @@ fn read(id: &str, file: &str) -> String {
         .to_string()
 }
 
-fn lines(out: &std::process::Output) -> Vec<String> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
 #[test]
 #[ignore = "needs a pure cgroup v2 host: hack/test-v2.sh runs it in a VM"]
 fn limits_land_in_the_unified_files_and_show_inside() {
@@ -60,7 +53,7 @@ fn limits_land_in_the_unified_files_and_show_inside() {
     let out = env.berth(&["run", "-b", b.arg(), &id]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
-        lines(&out),
+        stdout_lines(&out),
         [
             "67108864",
             "33554432",
@@ -83,37 +76,8 @@ fn limits_land_in_the_unified_files_and_show_inside() {
 #[ignore = "needs a pure cgroup v2 host: hack/test-v2.sh runs it in a VM"]
 fn pids_and_memory_limits_are_enforced() {
     let env = Env::new("v2-enforce");
-    let mut b = env.bundle("pids");
-    b.config["linux"]["resources"]["pids"] = json!({"limit": 4});
-    b.args(&[
-        "/bin/sh",
-        "-c",
-        "for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait",
-    ]);
-    b.save();
-    let id = env.id("pids");
-    let out = env.berth(&["run", "-b", b.arg(), &id]);
-    assert!(
-        text(&out).contains("fork"),
-        "forks beyond pids.max fail: {}",
-        text(&out)
-    );
-    env.assert_gone(&id);
-
-    let mut b = env.bundle("mem");
-    b.config["linux"]["resources"]["memory"] = json!({"limit": 16 << 20, "swap": 16 << 20});
-    b.args(&[
-        "/bin/dd",
-        "if=/dev/zero",
-        "of=/dev/null",
-        "bs=64M",
-        "count=1",
-    ]);
-    b.save();
-    let id = env.id("mem");
-    let out = env.berth(&["run", "-b", b.arg(), &id]);
-    assert_eq!(out.status.code(), Some(137), "OOM-killed: {}", text(&out));
-    env.assert_gone(&id);
+    berth_integration_tests::limits::assert_pids_limit_enforced(&env, "pids");
+    berth_integration_tests::limits::assert_oom_killed(&env, "mem");
 }
 
 #[test]
@@ -141,7 +105,7 @@ fn io_weight_and_throttles_land_in_io_files() {
     let id = env.id("c");
     let out = env.berth(&["run", "-b", b.arg(), &id]);
     assert!(out.status.success(), "{}", text(&out));
-    let got = lines(&out);
+    let got = stdout_lines(&out);
     assert_eq!(
         got[0],
         format!("{dev} rbps=1048576 wbps=max riops=max wiops=100")
@@ -251,7 +215,7 @@ fn events_report_v2_stats_and_oom_kills() {
         stream.join().unwrap()
     });
     assert!(out.status.success(), "{}", text(&out));
-    let kinds: Vec<String> = lines(&out)
+    let kinds: Vec<String> = stdout_lines(&out)
         .iter()
         .map(|l| {
             serde_json::from_str::<serde_json::Value>(l).unwrap()["type"]
@@ -318,7 +282,7 @@ fn controllers_pass_through_created_parents_but_not_foreign_ones() {
     b.save();
     let out = env.berth(&["run", "-b", b.arg(), &env.id("ours")]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(lines(&out), [(32u64 << 20).to_string()]);
+    assert_eq!(stdout_lines(&out), [(32u64 << 20).to_string()]);
     assert!(!PathBuf::from("/sys/fs/cgroup").join(&top).exists());
     // A parent berth did not create and that delegates nothing: refused,
     // naming it, and left as it was.
@@ -346,11 +310,7 @@ fn device_rules_are_enforced_by_the_bpf_program() {
     let mut b = env.bundle("b");
     b.config["root"]["readonly"] = false.into();
     // A node the image brings along, outside the allow list (1:11 kmsg).
-    let node = b.rootfs().join("tmp/kmsg");
-    let c = std::ffi::CString::new(node.to_str().unwrap()).unwrap();
-    // SAFETY: NUL-terminated path; creates a character device node 1:11.
-    let made = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 11)) };
-    assert_eq!(made, 0);
+    b.mknod_char("tmp/kmsg", 1, 11);
     b.args(&[
         "/bin/sh",
         "-c",
@@ -360,40 +320,20 @@ fn device_rules_are_enforced_by_the_bpf_program() {
     let id = env.id("c");
     let out = env.berth(&["run", "-b", b.arg(), &id]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(lines(&out), ["null", "Operation not permitted"]);
+    assert_eq!(stdout_lines(&out), ["null", "Operation not permitted"]);
     env.assert_gone(&id);
 }
 
 #[test]
 #[ignore = "needs a pure cgroup v2 host: hack/test-v2.sh runs it in a VM"]
 fn the_shim_reports_v2_metrics_and_oom_kills() {
-    use berth_integration_tests::containerd::{Ctd, IMAGE, RUNTIME};
+    use berth_integration_tests::containerd::Ctd;
     let env = Env::new("v2-shim");
     let ctd = Ctd::start(&env, "v2shim");
-    let log = ctd.dir.join("events.log");
-    let mut events = ctd
-        .command(&["events"])
-        .stdin(std::process::Stdio::null())
-        .stdout(fs::File::create(&log).unwrap())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let events = ctd.events();
     let out = ctd.run("echo", &[], &["/bin/echo", "hello"]);
-    assert_eq!(lines(&out), ["hello"], "{}", text(&out));
-    let out = ctd.ctr(&[
-        "run",
-        "-d",
-        "--runtime",
-        RUNTIME,
-        "--memory-limit",
-        "67108864",
-        IMAGE,
-        "d",
-        "/bin/sleep",
-        "1000",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stdout_lines(&out), ["hello"], "{}", text(&out));
+    ctd.sleeper("d", &["--memory-limit", "67108864"]);
     // cgroup v2 metrics (io.containerd.cgroups.v2.Metrics), as ctr prints them.
     let out = ctd.ctr(&["task", "metrics", "d"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -414,11 +354,7 @@ fn the_shim_reports_v2_metrics_and_oom_kills() {
         ],
     );
     assert_eq!(out.status.code(), Some(137), "OOM-killed: {}", text(&out));
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    // SAFETY: kill(2) on the ctr this test started.
-    unsafe { libc::kill(events.id() as i32, libc::SIGKILL) };
-    let _ = events.wait();
-    let seen = fs::read_to_string(&log).unwrap();
+    let seen = events.stop();
     let oom = seen
         .lines()
         .any(|l| l.contains("/tasks/oom") && l.contains("\"container_id\":\"oom\""));

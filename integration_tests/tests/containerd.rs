@@ -105,19 +105,7 @@ fn stdin_and_terminal() {
 fn detached_exec_pause_metrics_ps_and_kill() {
     let env = Env::new("ctd-detach");
     let ctd = Ctd::start(&env, "detach");
-    let out = ctd.ctr(&[
-        "run",
-        "-d",
-        "--runtime",
-        RUNTIME,
-        "--memory-limit",
-        "67108864",
-        IMAGE,
-        "d",
-        "/bin/sleep",
-        "1000",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    ctd.sleeper("d", &["--memory-limit", "67108864"]);
     assert_eq!(ctd.status("d"), "RUNNING");
     let out = ctd.ctr(&[
         "task",
@@ -181,17 +169,7 @@ fn freezer_state(pid: i32) -> String {
 fn a_killed_shim_is_cleaned_up_by_delete() {
     let env = Env::new("ctd-shimkill");
     let ctd = Ctd::start(&env, "shimkill");
-    let out = ctd.ctr(&[
-        "run",
-        "-d",
-        "--runtime",
-        RUNTIME,
-        IMAGE,
-        "k",
-        "/bin/sleep",
-        "1000",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    ctd.sleeper("k", &[]);
     let init = ctd.task_pid("k");
     let shim = ctd.shim_pid("k").expect("the shim of k");
     // SAFETY: kill(2) on the shim this test's containerd started.
@@ -236,17 +214,7 @@ fn a_killed_shim_is_cleaned_up_by_delete() {
 fn many_execs_leak_neither_descriptors_nor_zombies() {
     let env = Env::new("ctd-leak");
     let ctd = Ctd::start(&env, "leak");
-    let out = ctd.ctr(&[
-        "run",
-        "-d",
-        "--runtime",
-        RUNTIME,
-        IMAGE,
-        "l",
-        "/bin/sleep",
-        "1000",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    ctd.sleeper("l", &[]);
     let shim = ctd.shim_pid("l").unwrap();
     let fds = || fs::read_dir(format!("/proc/{shim}/fd")).unwrap().count();
     let children = || {
@@ -282,15 +250,7 @@ fn many_execs_leak_neither_descriptors_nor_zombies() {
 fn events_come_once_in_order_and_oom_kills_are_reported() {
     let env = Env::new("ctd-events");
     let ctd = Ctd::start(&env, "events");
-    let log = ctd.dir.join("events.log");
-    let mut events = ctd
-        .command(&["events"])
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let events = ctd.events();
     let out = ctd.run("once", &[], &["/bin/true"]);
     assert!(out.status.success(), "{}", text(&out));
     // A memory limit enforced: dd's 64 MiB buffer does not fit in 16 MiB.
@@ -306,11 +266,7 @@ fn events_come_once_in_order_and_oom_kills_are_reported() {
         ],
     );
     assert_eq!(out.status.code(), Some(137), "OOM-killed: {}", text(&out));
-    std::thread::sleep(Duration::from_millis(500));
-    // SAFETY: kill(2) on the ctr this test started.
-    unsafe { libc::kill(events.id() as i32, libc::SIGKILL) };
-    let _ = events.wait();
-    let text = fs::read_to_string(&log).unwrap();
+    let text = events.stop();
     let topics = |id: &str| -> Vec<String> {
         let needle = format!("\"container_id\":\"{id}\"");
         text.lines()

@@ -9,7 +9,7 @@
     reason = "tests: a failed step is a failed test"
 )]
 
-use berth_integration_tests::{text, Env};
+use berth_integration_tests::{stdout_lines, text, Env};
 use serde_json::json;
 
 #[test]
@@ -26,10 +26,7 @@ fn limits_land_in_the_cgroup_files_and_show_inside() {
     let id = env.id("c");
     let out = env.berth(&["run", "-b", b.arg(), &id]);
     assert!(out.status.success(), "{}", text(&out));
-    let values: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(String::from)
-        .collect();
+    let values = stdout_lines(&out);
     assert_eq!(
         values,
         ["67108864", "33554432", "10", "512", "50000", "100000", "0", "42"]
@@ -39,48 +36,12 @@ fn limits_land_in_the_cgroup_files_and_show_inside() {
 
 #[test]
 fn pids_limit_is_enforced() {
-    let env = Env::new("res-pids");
-    let mut b = env.bundle("b");
-    b.config["linux"]["resources"]["pids"] = json!({"limit": 4});
-    b.args(&[
-        "/bin/sh",
-        "-c",
-        "for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait",
-    ]);
-    b.config["root"]["readonly"] = false.into();
-    b.save();
-    let id = env.id("c");
-    let out = env.berth(&["run", "-b", b.arg(), &id]);
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        all.contains("fork"),
-        "forks beyond pids.max must fail: {}",
-        text(&out)
-    );
-    env.assert_gone(&id);
+    berth_integration_tests::limits::assert_pids_limit_enforced(&Env::new("res-pids"), "c");
 }
 
 #[test]
 fn memory_limit_is_enforced_by_the_oom_killer() {
-    let env = Env::new("res-oom");
-    let mut b = env.bundle("b");
-    b.config["linux"]["resources"]["memory"] = json!({"limit": 16 << 20, "swap": 16 << 20});
-    b.args(&[
-        "/bin/dd",
-        "if=/dev/zero",
-        "of=/dev/null",
-        "bs=64M",
-        "count=1",
-    ]);
-    b.save();
-    let id = env.id("c");
-    let out = env.berth(&["run", "-b", b.arg(), &id]);
-    assert_eq!(out.status.code(), Some(137), "OOM-killed: {}", text(&out));
-    env.assert_gone(&id);
+    berth_integration_tests::limits::assert_oom_killed(&Env::new("res-oom"), "c");
 }
 
 #[test]
@@ -98,10 +59,7 @@ fn more_v1_limits_land_in_their_files() {
     let id = env.id("c");
     let out = env.berth(&["run", "-b", b.arg(), &id]);
     assert!(out.status.success(), "{}", text(&out));
-    let values: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(String::from)
-        .collect();
+    let values = stdout_lines(&out);
     assert_eq!(values, ["1048576", "1", "1000000", "10000", "20000", "1"]);
     env.assert_gone(&id);
 }

@@ -114,54 +114,22 @@ mod tests {
     #[test]
     fn forms() {
         let r = |s| resolve_in(s, PASSWD, GROUP);
-        assert_eq!(
-            r("").unwrap(),
-            User {
-                uid: 0,
-                gid: 0,
-                additional_gids: vec![]
-            }
-        );
-        assert_eq!(
-            r("alice").unwrap(),
-            User {
-                uid: 1000,
-                gid: 1000,
-                additional_gids: vec![10, 29]
-            }
-        );
-        assert_eq!(
-            r("1000").unwrap(),
-            User {
-                uid: 1000,
-                gid: 1000,
-                additional_gids: vec![10, 29]
-            }
-        );
-        assert_eq!(
-            r("alice:wheel").unwrap(),
-            User {
-                uid: 1000,
-                gid: 10,
-                additional_gids: vec![]
-            }
-        );
-        assert_eq!(
-            r("1234:5678").unwrap(),
-            User {
-                uid: 1234,
-                gid: 5678,
-                additional_gids: vec![]
-            }
-        );
-        assert_eq!(
-            r("4242").unwrap(),
-            User {
-                uid: 4242,
-                gid: 0,
-                additional_gids: vec![]
-            }
-        );
+        let cases: [(&str, u32, u32, Vec<u32>); 6] = [
+            ("", 0, 0, vec![]),
+            ("alice", 1000, 1000, vec![10, 29]),
+            ("1000", 1000, 1000, vec![10, 29]),
+            ("alice:wheel", 1000, 10, vec![]),
+            ("1234:5678", 1234, 5678, vec![]),
+            ("4242", 4242, 0, vec![]),
+        ];
+        for (spec, uid, gid, additional_gids) in cases {
+            let want = User {
+                uid,
+                gid,
+                additional_gids,
+            };
+            assert_eq!(r(spec).unwrap(), want, "{spec:?}");
+        }
         assert!(r("nobody").is_err());
         assert!(r("alice:nogroup").is_err());
     }

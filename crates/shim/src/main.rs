@@ -7,6 +7,7 @@ mod error;
 mod metrics;
 mod oom;
 mod options;
+mod poll;
 mod process;
 mod reaper;
 mod runtime;

@@ -11,6 +11,7 @@ use containerd_shim::protos::cgroups::metrics as v1;
 use containerd_shim::protos::cgroups_v2::metrics as v2;
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::MessageField;
+use containerd_shim::util::convert_to_any;
 
 use crate::error::Error;
 
@@ -20,24 +21,14 @@ pub fn collect(pid: i32) -> Result<Any, Error> {
     let stats = cg
         .stats()
         .map_err(|e| Error::Runtime(format!("reading the container's statistics: {e}")))?;
+    // convert_to_any names the type as containerd's typeurl does (the bare
+    // message name).
     let any = if cg.record().v2 {
-        pack(&v2_metrics(&stats))
+        convert_to_any(Box::new(v2_metrics(&stats)))
     } else {
-        pack(&v1_metrics(&stats))
+        convert_to_any(Box::new(v1_metrics(&stats)))
     };
     any.map_err(|e| Error::Runtime(format!("encoding statistics: {e}")))
-}
-
-/// An Any with containerd's type URL (the bare message name, as typeurl
-/// writes it).
-fn pack(
-    m: &dyn containerd_shim::protos::protobuf::MessageDyn,
-) -> Result<Any, containerd_shim::protos::protobuf::Error> {
-    Ok(Any {
-        type_url: m.descriptor_dyn().full_name().to_string(),
-        value: m.write_to_bytes_dyn()?,
-        ..Any::default()
-    })
 }
 
 fn get(raw: &BTreeMap<String, u64>, k: &str) -> u64 {
@@ -279,7 +270,7 @@ mod tests {
             (m.hugetlb[0].pagesize.as_str(), m.hugetlb[0].failcnt),
             ("2MB", 1)
         );
-        let any = pack(&m).unwrap();
+        let any = convert_to_any(Box::new(m)).unwrap();
         assert_eq!(any.type_url, "io.containerd.cgroups.v1.Metrics");
     }
 
@@ -299,7 +290,7 @@ mod tests {
         assert_eq!((io.rbytes, io.wbytes, io.rios, io.wios), (512, 1024, 1, 2));
         assert_eq!(m.hugetlb[0].current, 2 << 20);
         assert_eq!(
-            pack(&m).unwrap().type_url,
+            convert_to_any(Box::new(m)).unwrap().type_url,
             "io.containerd.cgroups.v2.Metrics"
         );
     }

@@ -4,7 +4,6 @@
 //! state lock, so a TaskOOM never precedes the TaskStart that Start
 //! publishes while holding it.
 
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use containerd_shim::protos::events::task::TaskOOM;
@@ -22,20 +21,13 @@ pub fn watch(inner: Arc<Inner>, id: String, pid: i32) {
     let _ = std::thread::Builder::new()
         .name("oom".into())
         .spawn(move || loop {
-            let mut pfd = libc::pollfd {
-                fd: w.fd().as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd that outlives the call.
-            let n = unsafe { libc::poll(&mut pfd, 1, 1000) };
-            if n > 0 && w.fired() {
+            if crate::poll::readable(w.fd(), 1000) && w.fired() {
                 let e = TaskOOM {
                     container_id: id.clone(),
                     ..Default::default()
                 };
                 let state = inner.lock();
-                inner.publish_event(topics::TASK_OOM_EVENT_TOPIC, Box::new(e));
+                inner.publish(topics::TASK_OOM_EVENT_TOPIC, Box::new(e));
                 drop(state);
             }
             // The init process is gone once its pid no longer answers.

@@ -10,7 +10,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -45,18 +45,6 @@ impl Stdin {
     }
 }
 
-/// Readiness of `fifo` within `ms` milliseconds (data or end-of-file).
-fn ready(fifo: &File, ms: i32) -> bool {
-    let mut pfd = libc::pollfd {
-        fd: fifo.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd that outlives the call.
-    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-    n > 0
-}
-
 fn feed(path: &str, mut dst: File, closing: &AtomicBool) {
     let Ok(mut fifo) = File::open(path) else {
         return;
@@ -64,7 +52,7 @@ fn feed(path: &str, mut dst: File, closing: &AtomicBool) {
     let mut buf = [0u8; 8192];
     loop {
         let asked_to_close = closing.load(Ordering::SeqCst);
-        if !ready(&fifo, if asked_to_close { 0 } else { 200 }) {
+        if !crate::poll::readable(fifo.as_fd(), if asked_to_close { 0 } else { 200 }) {
             if asked_to_close {
                 break;
             }

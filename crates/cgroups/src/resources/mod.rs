@@ -8,6 +8,7 @@
 //! the plan or the write fails with the field's name; nothing is
 //! silently dropped.
 
+mod shared;
 mod v1;
 mod v2;
 

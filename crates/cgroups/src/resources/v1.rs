@@ -44,38 +44,12 @@ impl Resources {
             ));
         }
         let mut w = Vec::new();
-        let cpuset = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
-        if let Some(v) = cpuset(&self.cpus) {
-            w.push(Write::new("cpuset", "cpuset.cpus", v, "cpu.cpus"));
-        }
-        if let Some(v) = cpuset(&self.mems) {
-            w.push(Write::new("cpuset", "cpuset.mems", v, "cpu.mems"));
-        }
+        self.cpuset_writes(&mut w);
         self.v1_memory(probe, &mut w);
         self.v1_cpu(&mut w);
-        if let Some(p) = self.pids_limit {
-            let v = if p > 0 { p.to_string() } else { "max".into() };
-            w.push(Write::new("pids", "pids.max", v, "pids.limit"));
-        }
+        self.pids_write(&mut w);
         self.v1_blkio(probe, &mut w);
-        for (size, bytes) in &self.hugepages {
-            let file = format!("hugetlb.{size}.limit_in_bytes");
-            w.push(Write::new(
-                "hugetlb",
-                file,
-                bytes.to_string(),
-                "hugepageLimits",
-            ));
-            let rsvd = format!("hugetlb.{size}.rsvd.limit_in_bytes");
-            if probe.has("hugetlb", &rsvd) {
-                w.push(Write::new(
-                    "hugetlb",
-                    rsvd,
-                    bytes.to_string(),
-                    "hugepageLimits",
-                ));
-            }
-        }
+        self.hugetlb_writes(probe, "limit_in_bytes", "rsvd.limit_in_bytes", &mut w);
         if let Some(id) = self.net_class_id {
             w.push(Write::new(
                 "net_cls",
@@ -92,14 +66,7 @@ impl Resources {
                 "network.priorities",
             ));
         }
-        for (dev, (handles, objects)) in &self.rdma {
-            w.push(Write::new(
-                "rdma",
-                "rdma.max",
-                rdma_line(dev, *handles, *objects),
-                "rdma",
-            ));
-        }
+        self.rdma_writes(&mut w);
         Ok(w)
     }
 
@@ -276,10 +243,4 @@ impl Resources {
             w.push(Write::new("blkio", kind.file(), line, "blockIO.throttle"));
         }
     }
-}
-
-/// An rdma.max line: unset counts are "max".
-pub(super) fn rdma_line(dev: &str, handles: Option<u32>, objects: Option<u32>) -> String {
-    let n = |v: Option<u32>| v.map_or("max".to_string(), |v| v.to_string());
-    format!("{dev} hca_handle={} hca_object={}", n(handles), n(objects))
 }

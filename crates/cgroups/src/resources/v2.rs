@@ -2,7 +2,6 @@
 //! the unified hierarchy's files the way runc converts them, then the
 //! `unified` map written as given.
 
-use super::v1::rdma_line;
 use super::{refuse, Probe, Resources, Write};
 use crate::Error;
 
@@ -77,46 +76,13 @@ impl Resources {
     /// cgroup has (BFQ's io.bfq.weight, hugetlb reservations).
     pub fn v2_writes(&self, probe: &dyn Probe) -> Result<Vec<Write>, Error> {
         let mut w = Vec::new();
-        if let Some(p) = self.pids_limit {
-            let v = if p > 0 { p.to_string() } else { "max".into() };
-            w.push(Write::new("pids", "pids.max", v, "pids.limit"));
-        }
+        self.pids_write(&mut w);
         self.v2_memory(&mut w)?;
         self.v2_io(probe, &mut w)?;
         self.v2_cpu(&mut w)?;
-        let cpuset = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
-        if let Some(v) = cpuset(&self.cpus) {
-            w.push(Write::new("cpuset", "cpuset.cpus", v, "cpu.cpus"));
-        }
-        if let Some(v) = cpuset(&self.mems) {
-            w.push(Write::new("cpuset", "cpuset.mems", v, "cpu.mems"));
-        }
-        for (size, bytes) in &self.hugepages {
-            let file = format!("hugetlb.{size}.max");
-            w.push(Write::new(
-                "hugetlb",
-                file,
-                bytes.to_string(),
-                "hugepageLimits",
-            ));
-            let rsvd = format!("hugetlb.{size}.rsvd.max");
-            if probe.has("hugetlb", &rsvd) {
-                w.push(Write::new(
-                    "hugetlb",
-                    rsvd,
-                    bytes.to_string(),
-                    "hugepageLimits",
-                ));
-            }
-        }
-        for (dev, (handles, objects)) in &self.rdma {
-            w.push(Write::new(
-                "rdma",
-                "rdma.max",
-                rdma_line(dev, *handles, *objects),
-                "rdma",
-            ));
-        }
+        self.cpuset_writes(&mut w);
+        self.hugetlb_writes(probe, "max", "rsvd.max", &mut w);
+        self.rdma_writes(&mut w);
         if self.net_class_id.is_some() || !self.net_priorities.is_empty() {
             return Err(refuse(
                 "network",

@@ -78,10 +78,6 @@ impl Inner {
         }
     }
 
-    pub fn publish_event(&self, topic: &str, event: Box<dyn MessageDyn>) {
-        self.publish(topic, event);
-    }
-
     /// True once the init process has exited (or the task is gone).
     pub fn init_exited(&self) -> bool {
         self.lock().as_ref().is_none_or(|c| c.init.exit.is_some())
