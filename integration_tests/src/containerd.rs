@@ -234,6 +234,31 @@ impl Drop for Ctd {
             unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
         }
         let _ = fs::remove_dir_all(Path::new("/run/containerd/berth").join(&self.ns));
+        reap_exited_shims();
+    }
+}
+
+/// Shims outlive the `start` command that spawned them, so the test (a
+/// subreaper) inherits them: reaps those that have exited.
+fn reap_exited_shims() {
+    let me = std::process::id().to_string();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm is "containerd-shim" (truncated).
+        let Some((head, rest)) = stat.split_once(") ") else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if head.ends_with("(containerd-shim")
+            && f.first() == Some(&"Z")
+            && f.get(1) == Some(&me.as_str())
+        {
+            if let Ok(pid) = e.file_name().to_string_lossy().parse() {
+                crate::reap(pid);
+            }
+        }
     }
 }
 

@@ -84,15 +84,19 @@ fn stdin_and_terminal() {
     assert_eq!(stdout(&out), "line one\nline two\n");
     // A terminal: ctr needs one itself, so it runs under script(1), whose
     // terminal is given a size; ctr passes it on with ResizePty after the
-    // start, so the container polls for it.
+    // start, so the container polls for it. ctr must stay in the
+    // terminal's foreground process group (it sets the terminal raw, which
+    // stops a background process with SIGTTOU): so `exec` and timeout's
+    // --foreground, and script runs /bin/sh whatever $SHELL the caller has.
     let poll = r#"tty; i=0; while [ $i -lt 100 ]; do s=$(stty size); [ "$s" = "33 91" ] && break; i=$((i+1)); sleep 0.1; done; echo size $s"#;
     let ctr = format!(
-        "stty rows 33 cols 91; timeout 60 ctr -a {} -n {} run --rm -t --runtime {RUNTIME} {IMAGE} tty /bin/sh -c '{poll}'",
+        "stty rows 33 cols 91; exec timeout --foreground 60 ctr -a {} -n {} run --rm -t --runtime {RUNTIME} {IMAGE} tty /bin/sh -c '{poll}'",
         ctd.dir.join("c.sock").display(),
         ctd.ns
     );
     let out = Command::new("script")
         .args(["-qec", &ctr, "/dev/null"])
+        .env("SHELL", "/bin/sh")
         .stdin(Stdio::null())
         .output()
         .unwrap();
