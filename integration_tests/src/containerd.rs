@@ -141,6 +141,23 @@ impl Ctd {
         self.ctr(&args)
     }
 
+    /// Runs container `id` with a 16 MiB memory limit and dd's 64 MiB
+    /// buffer: asserts the memory limit is enforced (OOM kill, exit 137).
+    pub fn assert_oom_killed(&self, id: &str) {
+        let out = self.run(
+            id,
+            &["--memory-limit", "16777216"],
+            &[
+                "/bin/dd",
+                "if=/dev/zero",
+                "of=/dev/null",
+                "bs=64M",
+                "count=1",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(137), "OOM-killed: {}", text(&out));
+    }
+
     /// `ctr run -d` of `sleep 1000` through the berth shim, with `extra`
     /// flags; asserts that it started.
     pub fn sleeper(&self, id: &str, extra: &[&str]) {
@@ -241,23 +258,9 @@ impl Drop for Ctd {
 /// Shims outlive the `start` command that spawned them, so the test (a
 /// subreaper) inherits them: reaps those that have exited.
 fn reap_exited_shims() {
-    let me = std::process::id().to_string();
-    for e in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(stat) = fs::read_to_string(e.path().join("stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid ...: comm is "containerd-shim" (truncated).
-        let Some((head, rest)) = stat.split_once(") ") else {
-            continue;
-        };
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        if head.ends_with("(containerd-shim")
-            && f.first() == Some(&"Z")
-            && f.get(1) == Some(&me.as_str())
-        {
-            if let Ok(pid) = e.file_name().to_string_lossy().parse() {
-                crate::reap(pid);
-            }
+    for c in crate::children_of(std::process::id()) {
+        if c.comm == "containerd-shim" && c.state == "Z" {
+            crate::reap(c.pid);
         }
     }
 }

@@ -491,7 +491,6 @@ pub fn default_spec() -> Value {
     v
 }
 
-/// stdout and stderr of a command, for assertion messages.
 /// A command's standard output, line by line.
 pub fn stdout_lines(o: &Output) -> Vec<String> {
     String::from_utf8_lossy(&o.stdout)
@@ -500,6 +499,40 @@ pub fn stdout_lines(o: &Output) -> Vec<String> {
         .collect()
 }
 
+/// A child of some process, from /proc/PID/stat.
+pub struct ProcChild {
+    pub pid: i32,
+    /// The command name, truncated to 15 bytes by the kernel.
+    pub comm: String,
+    /// R, S, Z, ...
+    pub state: String,
+}
+
+/// The processes whose parent is `ppid`.
+pub fn children_of(ppid: u32) -> Vec<ProcChild> {
+    let ppid = ppid.to_string();
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(e.path().join("stat")).ok()?;
+            // pid (comm) state ppid ...; comm may hold spaces and ')'.
+            let (head, rest) = stat.rsplit_once(") ")?;
+            let (_, comm) = head.split_once(" (")?;
+            let mut f = rest.split(' ');
+            let state = f.next()?.to_string();
+            (f.next()? == ppid).then(|| ProcChild {
+                pid,
+                comm: comm.to_string(),
+                state,
+            })
+        })
+        .collect()
+}
+
+/// stdout and stderr of a command, for assertion messages.
 pub fn text(o: &Output) -> String {
     format!(
         "status {:?}\nstdout: {}\nstderr: {}",

@@ -1,6 +1,6 @@
 //! Enforcement checks that hold on every cgroup version, shared by the
-//! host tests (tests/resources.rs) and the pure v2 VM tests
-//! (tests/cgroup_v2.rs).
+//! host tests (tests/resources.rs, tests/cgroup2.rs) and the pure v2 VM
+//! tests (tests/cgroup_v2.rs).
 
 #![allow(
     clippy::unwrap_used,
@@ -10,7 +10,7 @@
 
 use serde_json::json;
 
-use crate::{text, Env};
+use crate::{text, Bundle, Env};
 
 /// pids.limit 4: a shell forking eight children sees forks fail.
 pub fn assert_pids_limit_enforced(env: &Env, name: &str) {
@@ -55,4 +55,20 @@ pub fn assert_oom_killed(env: &Env, name: &str) {
     let out = env.berth(&["run", "-b", b.arg(), &id]);
     assert_eq!(out.status.code(), Some(137), "OOM-killed: {}", text(&out));
     env.assert_gone(&id);
+}
+
+/// A bundle whose image brings a node outside the default allow list
+/// (/tmp/kmsg, 1:11): its script prints "null" after reading /dev/null
+/// and "Operation not permitted" when opening the node fails, then runs
+/// `then`.
+pub fn denied_device_bundle(env: &Env, name: &str, then: &str) -> Bundle {
+    let mut b = env.bundle(name);
+    b.config["root"]["readonly"] = false.into();
+    b.mknod_char("tmp/kmsg", 1, 11);
+    let script = format!(
+        "cat /dev/null && echo null; head -c1 /tmp/kmsg 2>&1 >/dev/null | grep -o 'Operation not permitted'; {then}"
+    );
+    b.args(&["/bin/sh", "-c", &script]);
+    b.save();
+    b
 }

@@ -13,6 +13,7 @@
 
 use std::process::{Command, Output};
 
+use berth_integration_tests::limits::denied_device_bundle;
 use berth_integration_tests::{berth_bin, run_captured, text, Env};
 
 /// `berth --root ROOT ARGS` seeing only cgroup2.
@@ -30,17 +31,11 @@ fn berth_v2(env: &Env, args: &[&str]) -> Output {
 #[test]
 fn containers_run_with_the_device_filter_program() {
     let env = Env::new("v2-devices");
-    let mut b = env.bundle("b");
-    b.config["root"]["readonly"] = false.into();
-    // A node the image brings along, outside the allow list (1:11 kmsg).
-    b.mknod_char("tmp/kmsg", 1, 11);
-    b.args(&[
-        "/bin/sh",
-        "-c",
-        "cat /dev/null && echo null; head -c1 /tmp/kmsg 2>&1 >/dev/null | grep -o 'Operation not permitted'; \
-         test -e /sys/fs/cgroup/cgroup.controllers && echo cgroup2",
-    ]);
-    b.save();
+    let b = denied_device_bundle(
+        &env,
+        "b",
+        "test -e /sys/fs/cgroup/cgroup.controllers && echo cgroup2",
+    );
     let id = env.id("c");
     let out = berth_v2(&env, &["run", "-b", b.arg(), &id]);
     assert!(out.status.success(), "{}", text(&out));

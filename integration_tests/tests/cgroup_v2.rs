@@ -16,6 +16,7 @@
 use std::fs;
 use std::path::PathBuf;
 
+use berth_integration_tests::limits::denied_device_bundle;
 use berth_integration_tests::{assert_fails, stdout_lines, text, Env};
 use serde_json::json;
 
@@ -307,16 +308,7 @@ fn controllers_pass_through_created_parents_but_not_foreign_ones() {
 #[ignore = "needs a pure cgroup v2 host: hack/test-v2.sh runs it in a VM"]
 fn device_rules_are_enforced_by_the_bpf_program() {
     let env = Env::new("v2-devices");
-    let mut b = env.bundle("b");
-    b.config["root"]["readonly"] = false.into();
-    // A node the image brings along, outside the allow list (1:11 kmsg).
-    b.mknod_char("tmp/kmsg", 1, 11);
-    b.args(&[
-        "/bin/sh",
-        "-c",
-        "cat /dev/null && echo null; head -c1 /tmp/kmsg 2>&1 >/dev/null | grep -o 'Operation not permitted'",
-    ]);
-    b.save();
+    let b = denied_device_bundle(&env, "b", "");
     let id = env.id("c");
     let out = env.berth(&["run", "-b", b.arg(), &id]);
     assert!(out.status.success(), "{}", text(&out));
@@ -342,18 +334,7 @@ fn the_shim_reports_v2_metrics_and_oom_kills() {
     assert!(limit.is_some_and(|l| l.contains("67108864")), "{m}");
     assert!(m.lines().any(|l| l.starts_with("pids.current")), "{m}");
     ctd.remove("d");
-    let out = ctd.run(
-        "oom",
-        &["--memory-limit", "16777216"],
-        &[
-            "/bin/dd",
-            "if=/dev/zero",
-            "of=/dev/null",
-            "bs=64M",
-            "count=1",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(137), "OOM-killed: {}", text(&out));
+    ctd.assert_oom_killed("oom");
     let seen = events.stop();
     let oom = seen
         .lines()

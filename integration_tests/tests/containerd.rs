@@ -17,7 +17,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_integration_tests::containerd::{Ctd, IMAGE, RUNTIME};
-use berth_integration_tests::{text, Env};
+use berth_integration_tests::{children_of, text, Env};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -221,18 +221,7 @@ fn many_execs_leak_neither_descriptors_nor_zombies() {
     ctd.sleeper("l", &[]);
     let shim = ctd.shim_pid("l").unwrap();
     let fds = || fs::read_dir(format!("/proc/{shim}/fd")).unwrap().count();
-    let children = || {
-        fs::read_dir("/proc")
-            .unwrap()
-            .flatten()
-            .filter(|e| {
-                fs::read_to_string(e.path().join("stat")).is_ok_and(|s| {
-                    s.rsplit_once(") ").and_then(|(_, r)| r.split(' ').nth(1))
-                        == Some(&shim.to_string())
-                })
-            })
-            .count()
-    };
+    let children = || children_of(shim as u32).len();
     let exec = |i: usize| {
         let id = format!("x{i}");
         let out = ctd.ctr(&["task", "exec", "--exec-id", &id, "l", "/bin/true"]);
@@ -257,19 +246,7 @@ fn events_come_once_in_order_and_oom_kills_are_reported() {
     let events = ctd.events();
     let out = ctd.run("once", &[], &["/bin/true"]);
     assert!(out.status.success(), "{}", text(&out));
-    // A memory limit enforced: dd's 64 MiB buffer does not fit in 16 MiB.
-    let out = ctd.run(
-        "oom",
-        &["--memory-limit", "16777216"],
-        &[
-            "/bin/dd",
-            "if=/dev/zero",
-            "of=/dev/null",
-            "bs=64M",
-            "count=1",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(137), "OOM-killed: {}", text(&out));
+    ctd.assert_oom_killed("oom");
     let text = events.stop();
     let topics = |id: &str| -> Vec<String> {
         let needle = format!("\"container_id\":\"{id}\"");

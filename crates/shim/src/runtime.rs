@@ -77,17 +77,9 @@ impl Runtime {
         console: Option<&Path>,
         io: ProcIo,
     ) -> Result<i32, Error> {
+        let b = bundle.to_string_lossy();
         let pid_file = bundle.join("init.pid");
-        let (b, p) = (bundle.to_string_lossy(), pid_file.to_string_lossy());
-        let mut args = vec!["create", "--bundle", &b, "--pid-file", &p];
-        let c;
-        if let Some(sock) = console {
-            c = sock.to_string_lossy();
-            args.extend(["--console-socket", &c]);
-        }
-        args.push(id);
-        self.run(&args, io)?;
-        read_pid(&pid_file)
+        self.run_for_pid(&["create", "--bundle", &b], &pid_file, console, id, io)
     }
 
     pub fn start(&self, id: &str) -> Result<(), Error> {
@@ -103,15 +95,31 @@ impl Runtime {
         console: Option<&Path>,
         io: ProcIo,
     ) -> Result<i32, Error> {
-        let (pr, p) = (process.to_string_lossy(), pid_file.to_string_lossy());
-        let mut args = vec!["exec", "--process", &pr, "--detach", "--pid-file", &p];
+        let pr = process.to_string_lossy();
+        let args = ["exec", "--process", &pr, "--detach"];
+        self.run_for_pid(&args, pid_file, console, id, io)
+    }
+
+    /// `ARGS --pid-file PID_FILE [--console-socket SOCK] ID`: the pid the
+    /// runtime wrote.
+    fn run_for_pid(
+        &self,
+        args: &[&str],
+        pid_file: &Path,
+        console: Option<&Path>,
+        id: &str,
+        io: ProcIo,
+    ) -> Result<i32, Error> {
+        let p = pid_file.to_string_lossy();
+        let mut all = args.to_vec();
+        all.extend(["--pid-file", &p]);
         let c;
         if let Some(sock) = console {
             c = sock.to_string_lossy();
-            args.extend(["--console-socket", &c]);
+            all.extend(["--console-socket", &c]);
         }
-        args.push(id);
-        self.run(&args, io)?;
+        all.push(id);
+        self.run(&all, io)?;
         read_pid(pid_file)
     }
 
